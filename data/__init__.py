@@ -1,0 +1,1 @@
+"""Sample data shipped with tlanalytics (installed as ``tlanalytics.data``)."""

@@ -1,0 +1,42 @@
+"""tlanalytics: analyse TwelveLabs multipart upload sessions with pandas.
+
+Public names are importable from the top level; modules load on first use,
+so ``import tlanalytics`` stays fast and does not import matplotlib or
+ipywidgets until a plot or widget is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "errors": [
+        "TLAnalyticsError", "ConfigurationError", "InvalidArgumentError", "InsecureTransportError",
+        "APIError", "AuthenticationError", "BadRequestError", "NotFoundError", "RateLimitError",
+        "ServerError", "TransportError", "ResponseFormatError", "FileFormatError",
+        "TLAnalyticsWarning", "MalformedItemWarning", "InconsistentListingWarning", "FileFormatWarning",
+    ],
+    "schema": ["COLUMNS", "columns", "column_table_markdown"],
+    "frame": ["build_frame", "frame_from_pages", "join_progress", "recompute", "empty_frame"],
+    "client": ["UploadsClient", "load_uploads", "add_progress", "load_chunks"],
+    "simulator": ["Simulator", "generate_uploads"],
+}
+
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_WHERE) + ["__version__"]
+
+
+def __getattr__(name):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tlanalytics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,157 @@
+"""The one table of the DataFrame's columns, their dtypes and meanings.
+
+Whoever adds a column adds it here and to the README's column table (a test
+compares the two). ``group`` says where a column comes from:
+
+- ``listing``: fields of ``GET /assets/multipart-uploads`` items, typed;
+- ``derived``: computed from the listing fields relative to ``as_of``;
+- ``progress``: from the per-session status endpoint
+  (``GET /assets/multipart-uploads/{upload_id}``) and computed from it.
+
+Fields the API adds later are kept as extra columns after these.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pandas as pd
+
+__all__ = [
+    "Column",
+    "COLUMNS",
+    "STATUSES",
+    "EXPIRY_BUCKETS",
+    "SIZE_BUCKETS",
+    "SIZE_BUCKET_EDGES",
+    "columns",
+    "dtype_of",
+    "column_table_markdown",
+]
+
+#: Documented session statuses, in display order. Unknown values are kept as
+#: extra categories after these.
+STATUSES = ("active", "completed", "failed", "expired")
+
+#: Labels of ``expiry_bucket``, in order. Edges: 0, 1 h, 6 h, 24 h.
+EXPIRY_BUCKETS = ("expired", "< 1 h", "1-6 h", "6-24 h", "> 24 h")
+
+_MiB = 1 << 20
+_GiB = 1 << 30
+#: Lower edges (bytes) of ``size_bucket`` after the first; binary units.
+SIZE_BUCKET_EDGES = (_MiB, 10 * _MiB, 100 * _MiB, _GiB, 10 * _GiB)
+#: Labels of ``size_bucket``, in order.
+SIZE_BUCKETS = ("< 1 MiB", "1-10 MiB", "10-100 MiB", "100 MiB-1 GiB", "1-10 GiB", ">= 10 GiB")
+
+_UTC = "datetime64[ns, UTC]"
+_TD = "timedelta64[ns]"
+
+
+class Column(NamedTuple):
+    """One column of the uploads DataFrame."""
+
+    name: str
+    dtype: str
+    group: str
+    description: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    # --- listing fields -------------------------------------------------
+    Column("upload_id", "string", "listing", "Upload session id."),
+    Column("status", "category", "listing",
+           "Session status: active, completed, failed, expired; unknown values are kept as extra categories."),
+    Column("total_size", "Int64", "listing", "File size in bytes."),
+    Column("chunk_size", "Int64", "listing", "Chunk size in bytes, chosen by the platform."),
+    Column("total_chunks", "Int64", "listing", "Number of chunks the API reports."),
+    Column("created_at", _UTC, "listing", "When the session was created (UTC)."),
+    Column("expires_at", _UTC, "listing", "When the session expires (UTC)."),
+    # --- derived from the listing, relative to as_of ----------------------
+    Column("age", _TD, "derived", "as_of - created_at."),
+    Column("time_to_expiry", _TD, "derived", "expires_at - as_of; negative once expired."),
+    Column("lifetime", _TD, "derived", "expires_at - created_at."),
+    Column("lifetime_elapsed", "float64", "derived", "age / lifetime: 0 at creation, 1 at expiry."),
+    Column("is_expired", "boolean", "derived", "expires_at <= as_of; <NA> when expires_at is unknown."),
+    Column("expiry_bucket", "category", "derived",
+           "Ordered: expired, < 1 h, 1-6 h, 6-24 h, > 24 h (time_to_expiry)."),
+    Column("expected_chunks", "Int64", "derived", "ceil(total_size / chunk_size)."),
+    Column("chunks_consistent", "boolean", "derived", "total_chunks == expected_chunks."),
+    Column("last_chunk_size", "Int64", "derived", "Bytes in the last chunk: total_size - (expected_chunks - 1) * chunk_size."),
+    Column("size_bucket", "category", "derived",
+           "Ordered, binary units: < 1 MiB, 1-10 MiB, 10-100 MiB, 100 MiB-1 GiB, 1-10 GiB, >= 10 GiB."),
+    # --- from the per-session status endpoint ---------------------------
+    Column("uploaded_size", "Int64", "progress", "Bytes uploaded and reported."),
+    Column("chunks_completed", "Int64", "progress", "Chunks uploaded and reported."),
+    Column("chunks_failed", "Int64", "progress", "Chunks whose upload failed."),
+    Column("chunks_pending", "Int64", "progress", "Chunks not yet uploaded: total - completed - failed."),
+    Column("last_activity", _UTC, "progress", "The session's updated_at (UTC)."),
+    Column("vanished", "boolean", "progress",
+           "True when the session was listed but its status endpoint answered 404 (it ended meanwhile); its progress columns are null."),
+    Column("progress", "float64", "progress", "uploaded_size / total_size."),
+    Column("chunk_progress", "float64", "progress", "chunks_completed / total_chunks."),
+    Column("idle_for", _TD, "progress", "as_of - last_activity."),
+    Column("upload_rate", "float64", "progress",
+           "Bytes per second over the session's active time (uploaded_size / (last_activity - created_at))."),
+    Column("eta", _UTC, "progress", "as_of + remaining bytes / upload_rate; NaT when nothing moves."),
+    Column("at_risk", "boolean", "progress",
+           "Unfinished and either eta falls after expires_at, or nothing moved and less than the risk window of life is left."),
+    Column("stalled", "boolean", "progress", "Unfinished and idle longer than the stall threshold (1 h by default)."),
+)
+
+_BY_NAME = {c.name: c for c in COLUMNS}
+
+
+def columns(group=None):
+    """Names of the columns, optionally of one group, in table order.
+
+    Parameters
+    ----------
+    group : {"listing", "derived", "progress"} or None
+        Only the columns of this group; None for all.
+
+    Returns
+    -------
+    list of str
+    """
+    if group is None:
+        return [c.name for c in COLUMNS]
+    groups = sorted({c.group for c in COLUMNS})
+    if group not in groups:
+        from .errors import InvalidArgumentError
+
+        raise InvalidArgumentError(f"The value for `group` must be one of {groups}, but {group!r} was passed.")
+    return [c.name for c in COLUMNS if c.group == group]
+
+
+def dtype_of(name):
+    """The pandas dtype of a known column (categoricals with their categories).
+
+    Parameters
+    ----------
+    name : str
+        A column name from :data:`COLUMNS`.
+
+    Returns
+    -------
+    pandas dtype or str
+    """
+    if name == "status":
+        return pd.CategoricalDtype(list(STATUSES))
+    if name == "expiry_bucket":
+        return pd.CategoricalDtype(list(EXPIRY_BUCKETS), ordered=True)
+    if name == "size_bucket":
+        return pd.CategoricalDtype(list(SIZE_BUCKETS), ordered=True)
+    return _BY_NAME[name].dtype
+
+
+def column_table_markdown():
+    """The README's column table, as Markdown, generated from :data:`COLUMNS`.
+
+    Returns
+    -------
+    str
+    """
+    rows = ["| column | dtype | group | meaning |", "| --- | --- | --- | --- |"]
+    for c in COLUMNS:
+        rows.append(f"| `{c.name}` | `{c.dtype}` | {c.group} | {c.description} |")
+    return "\n".join(rows)
