@@ -135,6 +135,7 @@ class Simulator:
         self._window = collections.deque()
         self._queued = collections.deque()
         self._chunk_cache = {}
+        self._ordered = None  # the listing order, cached by _list
         self.initial_ids = list(self._sessions)
         self.removed_ids, self.added_ids, self.expired_ids = [], [], []
         self.requests = 0
@@ -247,7 +248,11 @@ class Simulator:
         limit = _int_param(query, "page_limit", 10, 1, 50)
         with self._lock:
             self.listing_requests += 1
-            items = list(self._sessions.values())
+            # Copying an OrderedDict of 50k sessions costs ~60 ms under the lock:
+            # keep the ordered list until churn changes it.
+            items = self._ordered
+            if items is None:
+                items = self._ordered = list(self._sessions.values())
             start = (page - 1) * limit
             data = [{k: s[k] for k in LISTING_FIELDS if k in s} for s in items[start:start + limit]]
             total = len(items)
@@ -258,6 +263,7 @@ class Simulator:
         return body
 
     def _apply_churn(self):
+        self._ordered = None
         rng = self._churn_rng
         now = datetime.now(timezone.utc).replace(microsecond=0)
         for _ in range(self.churn):

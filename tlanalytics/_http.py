@@ -1,0 +1,387 @@
+"""The retrying, rate-aware HTTP transport under :mod:`tlanalytics.client`.
+
+Why a hand-written retry loop instead of urllib3's ``Retry`` mounted on the
+adapter: ``Retry`` cannot retry a 200 whose body is truncated or not the
+documented JSON, cannot lower the number of requests in flight when 429s keep
+coming, and does not tell us how many retries it spent. What urllib3 does
+offer is reused: its ``Retry-After`` parser (seconds or HTTP date).
+
+Three gates sit in front of every attempt, shared by all worker threads:
+
+- :class:`_Concurrency`: an AIMD window on the number of requests in flight
+  (halved on a 429, crept back up by ``1/limit`` per success, at most one
+  halving per congestion event), plus a global pause after a ``Retry-After``;
+- :class:`_RateLimit`: at most ``max_rate`` requests in any one-second window,
+  spaced ``1/max_rate`` apart;
+- a cancel event per operation, so a failed page stops the other workers'
+  backoff waits instead of letting them finish their retries.
+
+Transport exceptions become :mod:`tlanalytics.errors` classes in one place
+(:meth:`_Transport.get`), always ``raise ... from exc``. The key travels only
+in the ``x-api-key`` header of each request, never in a URL, message or log.
+"""
+
+from __future__ import annotations
+
+import collections
+import ipaddress
+import logging
+import math
+import random
+import threading
+import time
+from urllib.parse import quote, quote_plus, urlsplit
+
+import requests
+from urllib3.util.retry import Retry
+
+from . import __version__
+from .errors import (APIError, AuthenticationError, BadRequestError, InsecureTransportError, InvalidArgumentError,
+                     NotFoundError, RateLimitError, ResponseFormatError, ServerError, TransportError)
+
+log = logging.getLogger(__name__)
+
+_USER_AGENT = f"tlanalytics/{__version__} python-requests/{requests.__version__}"
+_RETRY_AFTER = Retry(0)  # only its Retry-After parser is used
+#: Transport failures worth another attempt: no (complete) response came.
+_RETRYABLE_EXC = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                  requests.exceptions.ContentDecodingError)
+
+
+class _Cancelled(Exception):
+    """Another page of the same operation failed; stop quietly."""
+
+
+def check_base_url(base_url):
+    """Validate ``base_url`` and return it without a trailing slash.
+
+    http/https only, a host, no credentials, no query or fragment, and plain
+    http only to a loopback host: the key must never cross a network in clear.
+    Messages never echo the URL: a key pasted into it must not be shown back.
+    """
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise InvalidArgumentError(
+            f"The value for `base_url` must be an http(s) URL string, but {type(base_url).__name__} was passed.")
+    unshown = "(the value is not shown, in case it holds a secret)"
+    try:
+        parts = urlsplit(base_url.strip())
+        host, _ = parts.hostname, parts.port
+    except ValueError:  # e.g. an unclosed or invalid [IPv6] host, a bad port
+        raise InvalidArgumentError(f"The value for `base_url` must be a valid http(s) URL, but a value that does not "
+                                   f"parse was passed {unshown}.") from None
+    if parts.scheme not in ("http", "https"):
+        raise InvalidArgumentError("The value for `base_url` must start with https:// (or http:// for a loopback "
+                                   f"host such as the simulator), but another value was passed {unshown}.")
+    if not host:
+        raise InvalidArgumentError(f"The value for `base_url` must name a host (and a valid port), "
+                                   f"but a URL without one was passed {unshown}.")
+    if parts.query or parts.fragment:
+        raise InvalidArgumentError(f"The value for `base_url` must not have a query string or fragment, "
+                                   f"but a URL with one was passed {unshown}; pass the key as `api_key`.")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise InsecureTransportError(
+            "Refusing to send the API key over plain http to a host that is not loopback: use an https:// base "
+            "URL (plain http is only allowed to 127.0.0.1, ::1 or localhost, e.g. the simulator).")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidArgumentError("The value for `base_url` must not contain credentials (user:password@); "
+                                   "pass the key as `api_key` or set TWELVELABS_API_KEY instead.")
+    return base_url.strip().rstrip("/")
+
+
+def redact(text, key):
+    """``text`` with the key, raw or URL-encoded, replaced by ``***``."""
+    if text is None or not key:
+        return text
+    for form in {key, quote(key, safe=""), quote_plus(key), quote(key)}:
+        text = text.replace(form, "***")
+    return text
+
+
+def is_loopback(host):
+    """True for ``localhost``, 127.0.0.0/8 and ::1."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_key(key):
+    """Strip surrounding whitespace; refuse keys that cannot go in a header (never echoing them)."""
+    if not isinstance(key, str):
+        raise InvalidArgumentError(
+            f"The value for `api_key` must be a string, but an object of type {type(key).__name__} was passed.")
+    key = key.strip()
+    if not key or not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
+        raise InvalidArgumentError("The value for `api_key` must be a non-empty string of printable ASCII characters "
+                                   "without spaces; copy the key again (the value is not shown here).")
+    return key
+
+
+class _Concurrency:
+    """AIMD window on requests in flight, and a shared pause after ``Retry-After``."""
+
+    def __init__(self, max_workers):
+        self.max = max_workers
+        self.limit = float(max_workers)
+        self.min_limit = float(max_workers)
+        self.in_flight = self.peak_in_flight = 0
+        self.decreases = 0
+        self.over_limit = 0  # times in_flight exceeded the window at an acquire: must stay 0
+        self._epoch = 0
+        self._pause_until = 0.0
+        self._cond = threading.Condition()
+
+    def acquire(self, cancel):
+        with self._cond:
+            while True:
+                if cancel.is_set():
+                    raise _Cancelled
+                wait = self._pause_until - time.monotonic()
+                if wait <= 0 and self.in_flight < max(1, int(self.limit)):
+                    break
+                self._cond.wait(min(wait, 0.5) if wait > 0 else 0.5)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            if self.in_flight > max(1, int(self.limit)):
+                self.over_limit += 1
+            return self._epoch
+
+    def release(self, epoch, *, throttled, ok):
+        with self._cond:
+            self.in_flight -= 1
+            if throttled:
+                # One halving per congestion event: 429s for requests sent before
+                # the last halving were caused by the old window.
+                if epoch == self._epoch:
+                    self.limit = max(1.0, self.limit / 2)
+                    self.min_limit = min(self.min_limit, self.limit)
+                    self.decreases += 1
+                    self._epoch += 1
+                    log.debug("429: lowering the concurrency window to %d", int(self.limit))
+            elif ok:
+                self.limit = min(float(self.max), self.limit + 1.0 / self.limit)
+            self._cond.notify_all()
+
+    def pause(self, seconds):
+        with self._cond:
+            self._pause_until = max(self._pause_until, time.monotonic() + seconds)
+
+    def state(self):
+        """A snapshot for tests and attrs."""
+        with self._cond:
+            return {"limit": self.limit, "min_limit": self.min_limit, "max_workers": self.max,
+                    "peak_in_flight": self.peak_in_flight, "decreases": self.decreases, "over_limit": self.over_limit}
+
+
+class _RateLimit:
+    """At most ``rate`` requests in any one-second window, spaced ``1/rate`` apart."""
+
+    def __init__(self, rate):
+        self.rate = rate
+        self._interval = 1.0 / rate
+        self._cap = max(1, math.floor(rate))
+        self._sent = collections.deque()
+        self._last = -math.inf
+        self._cond = threading.Condition()
+
+    def acquire(self, cancel):
+        with self._cond:
+            while True:
+                if cancel.is_set():
+                    raise _Cancelled
+                now = time.monotonic()
+                while self._sent and now - self._sent[0] >= 1.0:
+                    self._sent.popleft()
+                wait = self._last + self._interval - now
+                if len(self._sent) >= self._cap:
+                    wait = max(wait, self._sent[0] + 1.0 - now)
+                if wait <= 0:
+                    self._sent.append(now)
+                    self._last = now
+                    return
+                self._cond.wait(wait)
+
+
+class Op:
+    """Counters and the cancel switch of one client operation (a load, an enrichment)."""
+
+    def __init__(self):
+        self.requests = self.retries = 0
+        self.cancel = threading.Event()
+        self._lock = threading.Lock()
+
+    def count(self, *, retry):
+        with self._lock:
+            self.requests += 1
+            self.retries += retry
+
+
+def _error_fields(resp, key):
+    """The API's ``code`` and ``message`` from an error body, with the key redacted."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return None, None
+    code, message = body.get("code"), body.get("message")
+    return (redact(str(code), key) if code is not None else None,
+            redact(str(message), key) if message is not None else None)
+
+
+class _Transport:
+    """One pooled session, the gates, and the retry loop; shared by all threads of a client."""
+
+    def __init__(self, *, key, session, timeout, max_retries, backoff, backoff_max, max_retry_after, max_workers,
+                 max_rate):
+        self._key = key
+        self.session = session
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff, self.backoff_max, self.max_retry_after = backoff, backoff_max, max_retry_after
+        self.concurrency = _Concurrency(max_workers)
+        self.rate = _RateLimit(max_rate) if max_rate else None
+        self._headers = {"x-api-key": key, "Accept": "application/json", "User-Agent": _USER_AGENT}
+        self._settings = None
+
+    def _send(self, url, params):
+        """One GET through the session (its headers, params, auth, adapters), no redirects.
+
+        ``Session.request`` re-reads proxy settings from the environment on every
+        call, which costs more CPU than the rest of the request on loopback; they
+        are read once per client instead.
+        """
+        prep = self.session.prepare_request(requests.Request("GET", url, params=params, headers=self._headers))
+        if self._settings is None:
+            self._settings = self.session.merge_environment_settings(prep.url, {}, False, None, None)
+        return self.session.send(prep, timeout=self.timeout, allow_redirects=False, **self._settings)
+
+    def _wait(self, attempt, retry_after):
+        """Full-jitter exponential backoff; at least ``Retry-After`` when given (capped)."""
+        jitter = random.uniform(0, min(self.backoff_max, self.backoff * 2 ** attempt))
+        if retry_after is None:
+            return jitter
+        return min(retry_after, self.max_retry_after) + min(jitter, self.backoff)
+
+    def _retry_after(self, resp):
+        value = resp.headers.get("Retry-After")
+        if value is None:
+            return None
+        try:
+            return _RETRY_AFTER.parse_retry_after(value)
+        except Exception:  # an unparsable header falls back to plain backoff (not logged: it is server text)
+            log.debug("ignoring an unparsable Retry-After header")
+            return None
+
+    def get(self, url, params, *, op, what, page=None, check=None, allow_404=False):
+        """GET ``url`` with retries; the parsed JSON body, or None for a 404 when ``allow_404``.
+
+        Only a 404 whose code is ``resource_not_exist`` (or that has none) counts
+        as "gone"; a 404 with another code, such as the ``not_found`` of a wrong
+        path, raises :class:`NotFoundError`.
+
+        ``check(body)`` returns None when the body has the expected shape, else a
+        short reason; a bad shape is retried like a truncated body.
+        """
+        attempts = self.max_retries + 1
+        last = None  # (kind, status, code, api_message, detail, exc)
+        for attempt in range(attempts):
+            if attempt:
+                if op.cancel.wait(wait):
+                    raise _Cancelled
+            epoch = self.concurrency.acquire(op.cancel)
+            throttled = ok = False
+            try:
+                if self.rate is not None:
+                    self.rate.acquire(op.cancel)
+                op.count(retry=attempt > 0)
+                log.debug("GET %s %s (attempt %d/%d)", url, params, attempt + 1, attempts)
+                try:
+                    resp = self._send(url, params)
+                except requests.exceptions.SSLError as exc:
+                    raise TransportError(f"The TLS handshake with the API failed for {what} ({type(exc).__name__}). "
+                                         f"Check `base_url` and the system's certificates.", page=page, url=url) from exc
+                except _RETRYABLE_EXC as exc:
+                    last = ("transport", None, None, None, type(exc).__name__, exc)
+                    wait = self._wait(attempt, None)
+                    log.debug("retrying %s: %s; waiting %.3f s", what, type(exc).__name__, wait)
+                    continue
+                except requests.RequestException as exc:
+                    raise TransportError(f"The request for {what} could not be sent ({type(exc).__name__}). "
+                                         f"Check `base_url`.", page=page, url=url) from exc
+                status = resp.status_code
+                if status == 429 or status >= 500:
+                    throttled = status == 429
+                    code, api_message = _error_fields(resp, self._key)
+                    retry_after = self._retry_after(resp)
+                    wait = self._wait(attempt, retry_after)
+                    if throttled and retry_after is not None:
+                        self.concurrency.pause(min(retry_after, self.max_retry_after))
+                    last = ("status", status, code, api_message, None, None)
+                    log.debug("retrying %s: HTTP %d %s; waiting %.3f s", what, status, code or "", wait)
+                    continue
+                if 200 <= status < 300:
+                    try:
+                        body = resp.json()
+                    except ValueError:
+                        body, reason = None, (f"not JSON ({resp.headers.get('Content-Type') or 'no content type'}, "
+                                              f"{len(resp.content)} bytes)")
+                    else:
+                        reason = check(body) if check is not None else None
+                    if reason is None:
+                        ok = True
+                        return body
+                    last = ("format", status, None, None, reason, None)
+                    wait = self._wait(attempt, None)
+                    log.debug("retrying %s: the body is %s; waiting %.3f s", what, reason, wait)
+                    continue
+                if status == 404 and allow_404 and _error_fields(resp, self._key)[0] in (None, "resource_not_exist"):
+                    ok = True  # the resource is gone; any other 404 (a wrong base_url, say) is an error
+                    return None
+                raise self._status_error(resp, what=what, page=page, url=url)
+            finally:
+                self.concurrency.release(epoch, throttled=throttled, ok=ok)
+        raise self._exhausted(last, attempts, what=what, page=page, url=url)
+
+    def _status_error(self, resp, *, what, page, url):
+        """The error for a final, non-retryable status."""
+        status = resp.status_code
+        code, api_message = _error_fields(resp, self._key)
+        label = f"{status} {code}" if code else str(status)
+        said = f": {api_message}" if api_message else ""
+        kw = dict(status=status, code=code, api_message=api_message, page=page, url=url)
+        if status in (401, 403):
+            return AuthenticationError(f"The API rejected the key ({label}). Set TWELVELABS_API_KEY to a valid key.", **kw)
+        if status == 400:
+            return BadRequestError(f"The API rejected the request for {what} ({label}{said}). Check the arguments "
+                                   f"and that `base_url` points at API v1.3.", **kw)
+        if status == 404:
+            return NotFoundError(f"Nothing was found for {what} ({label}{said}). Check the id, and that `base_url` "
+                                 f"ends with the API version, e.g. https://api.twelvelabs.io/v1.3.", **kw)
+        if 300 <= status < 400:
+            return APIError(f"The API answered {what} with a redirect ({status}); tlanalytics does not follow "
+                            f"redirects so the key is never sent elsewhere. Check `base_url`.", **kw)
+        return APIError(f"The API answered {what} with an unexpected error ({label}{said}).", **kw)
+
+    def _exhausted(self, last, attempts, *, what, page, url):
+        """The error once every attempt failed."""
+        kind, status, code, api_message, detail, exc = last
+        tries = f"after {attempts} attempt{'s' if attempts > 1 else ''}"
+        kw = dict(status=status, code=code, api_message=api_message, page=page, url=url)
+        if kind == "transport":
+            err = TransportError(f"No usable response for {what} {tries} (last: {detail}). Check the network and "
+                                 f"`base_url`, or raise `timeout` or `max_retries`.", **kw)
+            err.__cause__ = exc
+            return err
+        if kind == "format":
+            return ResponseFormatError(f"The API answered {what} with a body that is {detail} {tries}. "
+                                       f"Check that `base_url` points at the TwelveLabs API v1.3.", **kw)
+        label = f"{status} {code}" if code else str(status)
+        if status == 429:
+            return RateLimitError(f"The API kept answering {label} (rate limited) for {what} {tries}. Wait a minute "
+                                  f"and try again, or lower `max_workers` or set `max_rate`.", **kw)
+        return ServerError(f"The API kept failing ({label}) for {what} {tries}. Try again later, or raise "
+                           f"`max_retries`.", **kw)
