@@ -1,0 +1,8 @@
+"""``python -m tlanalytics``: the same as the ``tlanalytics`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
