@@ -1,0 +1,113 @@
+"""Every notebook under notebooks/ runs end to end, is committed clean, and never shows a key.
+
+Notebooks run with nbclient on a kernel of the interpreter running the tests
+(a kernelspec written to a temporary folder, so this works in any fresh
+virtualenv with ``pip install .[test]``), in a temporary working folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tlanalytics.simulator import Simulator, generate_uploads
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+KERNEL = "tlanalytics-tests"
+CELL_TIMEOUT = 120
+# Keys the simulator makes up: "tlsim_" + 32 hex digits.
+SIMULATOR_KEY = re.compile(r"tlsim_[0-9a-f]{32}")
+KEY_VARS = ("TWELVELABS_API_KEY", "TWELVE_LABS_API_KEY")
+ids = [p.name for p in NOTEBOOKS]
+
+
+@pytest.fixture(scope="module")
+def env_key():
+    """The key set in the test environment, if any, before any test changes the environment."""
+    return os.environ.get("TWELVELABS_API_KEY", "").strip() or None
+
+
+@pytest.fixture
+def kernel(tmp_path, monkeypatch):
+    """A kernelspec for this interpreter, visible to nbclient through JUPYTER_PATH."""
+    spec = tmp_path / "jupyter" / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "tlanalytics tests", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend, as in Jupyter
+    for var in KEY_VARS + ("TWELVELABS_BASE_URL",):
+        monkeypatch.delenv(var, raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    return work
+
+
+def _run(path, work):
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name=KERNEL, timeout=CELL_TIMEOUT, startup_timeout=60,
+                            resources={"metadata": {"path": str(work)}}, store_widget_state=True)
+    client.execute()  # raises CellExecutionError on the first failing cell
+    return nb
+
+
+def _outputs(nb):
+    return [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
+
+
+def _check_ran_cleanly(nb):
+    outputs = _outputs(nb)
+    assert not [o for o in outputs if o.output_type == "error"]
+    tracebacks = [o.text for o in outputs if o.output_type == "stream" and "Traceback" in o.text]
+    assert not tracebacks
+    return outputs
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_committed_notebook_has_no_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: clear the outputs"
+    assert "widgets" not in nb.metadata, f"{path.name}: clear the widget state"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_notebook_runs_in_demo_mode_and_shows_no_key(path, kernel, env_key):
+    nb = _run(path, kernel)
+    outputs = _check_ran_cleanly(nb)
+    text = json.dumps(nbformat.from_dict(nb))  # outputs and stored widget state
+    assert not SIMULATOR_KEY.search(text), "a simulator key was shown"
+    if env_key:
+        assert env_key not in text
+    if path.name == "explore_uploads.ipynb":
+        kinds = [set(o.get("data", {})) for o in outputs]
+        assert sum(k == {"image/png", "text/plain"} for k in kinds) == 6  # the six plots
+        explorer = [k for k in kinds if "application/vnd.jupyter.widget-view+json" in k and "text/html" in k]
+        assert explorer and "image/png" in explorer[0]  # the widget and its static fallback
+        exports = kernel / "exports"
+        assert list(exports.glob("uploads-*.csv")) and (exports / "urgent-uploads.csv").is_file()
+
+
+def test_walkthrough_with_a_key_in_the_environment_never_shows_it(kernel, monkeypatch):
+    """The API branch, pointed at a loopback simulator whose key is a canary."""
+    canary = "tlk_canary_" + "5f3a9c" * 5
+    with Simulator(generate_uploads(150, seed=11), api_key=canary) as sim:
+        monkeypatch.setenv("TWELVELABS_API_KEY", canary)
+        monkeypatch.setenv("TWELVELABS_BASE_URL", sim.base_url)
+        nb = _run(ROOT / "notebooks" / "explore_uploads.ipynb", kernel)
+        assert sim.requests > 150  # the notebook talked to this server, with progress
+    outputs = _check_ran_cleanly(nb)
+    text = json.dumps(nbformat.from_dict(nb))
+    assert canary not in text and canary[:20] not in text
+    assert any("150 sessions from the TwelveLabs API" in o.get("text", "") for o in outputs)

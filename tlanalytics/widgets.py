@@ -1,0 +1,770 @@
+"""Explore an uploads DataFrame in a notebook: filters, live summary, plots, table, export.
+
+:func:`filter_uploads` is the pure core (no widgets, no I/O). :func:`explore`
+wraps it in an :class:`Explorer`, an ipywidgets UI that redraws the public
+plot functions of :mod:`tlanalytics.plots` on every filter change and that
+also carries a static HTML + PNG fallback for places where widgets do not
+render (GitHub, nbconvert).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import io
+import logging
+import math
+import numbers
+import os
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+
+from ._units import format_bytes, format_duration, format_utc
+from .errors import InvalidArgumentError
+from .schema import STATUSES
+
+__all__ = ["filter_uploads", "explore", "Explorer"]
+
+log = logging.getLogger(__name__)
+
+_KEY_ENV_VARS = ("TWELVELABS_API_KEY", "TWELVE_LABS_API_KEY")
+_PROGRESS_COLUMNS = ("progress", "stalled", "at_risk")
+_TABLE_COLUMNS = ("upload_id", "status", "total_size", "chunk_size", "total_chunks", "created_at", "expires_at",
+                  "time_to_expiry", "uploaded_size", "progress", "stalled", "at_risk")
+_DPI = 80
+_MAX_ERRORS = 5
+
+
+# --- the pure filter --------------------------------------------------------
+
+def _fail(name, rule, value):
+    raise InvalidArgumentError(f"The value for `{name}` must be {rule}, but {value!r} was passed.")
+
+
+def _number(value):
+    """True for a real, non-NaN number that is not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _bounds(name, value, low=None, high=None):
+    """Validate an inclusive ``(low, high)`` pair whose ends may be None."""
+    rule = "a (low, high) pair of numbers or None with low <= high"
+    if low is not None:
+        rule += f", each from {low} to {high}"
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        _fail(name, rule, value)
+    lo, hi = value
+    if not all(v is None or (_number(v) and (low is None or low <= v <= high)) for v in (lo, hi)):
+        _fail(name, rule, value)
+    if lo is not None and hi is not None and lo > hi:
+        _fail(name, rule, value)
+    return lo, hi
+
+
+def _listed(name, value, ok, rule):
+    """``value`` as a list of items passing ``ok``: one item, or an iterable of them (not a string of them)."""
+    if ok(value):
+        return [value]
+    items = list(value) if hasattr(value, "__iter__") and not isinstance(value, str) else None
+    if items is None or not all(ok(v) for v in items):
+        _fail(name, rule, value)
+    return items
+
+
+def _within(series, lo, hi):
+    """``lo <= series <= hi`` as a bool array; missing values are False."""
+    values = series.to_numpy(dtype="float64", na_value=np.nan)
+    mask = ~np.isnan(values)
+    if lo is not None:
+        mask &= values >= lo
+    if hi is not None:
+        mask &= values <= hi
+    return mask
+
+
+def _need(df, name):
+    if name not in df.columns:
+        how = ("load with `load_uploads(..., with_progress=True)` or call `add_progress(df)`"
+               if name in _PROGRESS_COLUMNS else "build the frame with `load_uploads(...)` or `build_frame(...)`")
+        raise InvalidArgumentError(f"The column {name!r} is missing, so it cannot be filtered on; {how}.")
+
+
+def filter_uploads(df, *, statuses=None, size_range=None, chunk_sizes=None, expires_within=None,
+                   progress_range=None, id_contains=None):
+    """Keep the upload sessions that pass every given filter.
+
+    Pure: no I/O, the input is not modified. ``None`` means "do not filter
+    on this". All ranges are inclusive. A row whose value is missing in a
+    filtered column is dropped by that filter only (a session without
+    ``total_size`` survives a status filter but not a size filter).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        An uploads frame (see :mod:`tlanalytics.schema`).
+    statuses : str or iterable of str, optional
+        Keep sessions whose ``status`` is one of these. Each must be a
+        documented status (active, completed, failed, expired), a category
+        of ``df["status"]`` or a value present in it (so a typo raises
+        instead of matching nothing); a valid status without sessions
+        matches nothing. Missing statuses never match.
+    size_range : (low, high), optional
+        Inclusive bounds on ``total_size`` in bytes; either end may be None.
+    chunk_sizes : int or iterable of int, optional
+        Keep sessions whose ``chunk_size`` (bytes) is one of these.
+    expires_within : float, optional
+        Hours: keep sessions not yet expired (``time_to_expiry > 0``) whose
+        ``time_to_expiry`` is at most this. ``0`` keeps nothing,
+        ``math.inf`` keeps every session not yet expired.
+    progress_range : (low, high), optional
+        Inclusive bounds on ``progress`` as fractions from 0 to 1 (50 % is
+        0.5); needs the progress columns.
+    id_contains : str, optional
+        Keep sessions whose ``upload_id`` contains this text, ignoring case;
+        ``""`` keeps every row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matching rows, in their original order, with the original index
+        and ``attrs``.
+
+    Raises
+    ------
+    tlanalytics.errors.InvalidArgumentError
+        A filter has a bad value, or ``df`` lacks the column a filter needs.
+
+    Examples
+    --------
+    >>> quick = filter_uploads(df, statuses=["active"], expires_within=6)  # doctest: +SKIP
+    >>> big = filter_uploads(df, size_range=(1 << 30, None))  # doctest: +SKIP
+    """
+    if not isinstance(df, pd.DataFrame):
+        _fail("df", "a pandas DataFrame", type(df).__name__)
+    mask = np.ones(len(df), dtype=bool)
+    if statuses is not None:
+        wanted = _listed("statuses", statuses, lambda s: isinstance(s, str), "a status or a list of statuses (strings)")
+        _need(df, "status")
+        present = df["status"].astype("object")
+        declared = list(df["status"].cat.categories) if isinstance(df["status"].dtype, pd.CategoricalDtype) else []
+        known = list(dict.fromkeys([*STATUSES, *declared, *present.dropna()]))
+        unknown = [s for s in wanted if s not in known]
+        if unknown:
+            _fail("statuses", f"among {known}", unknown[0] if len(unknown) == 1 else unknown)
+        mask &= present.isin(wanted).to_numpy(dtype=bool)
+    if size_range is not None:
+        lo, hi = _bounds("size_range", size_range)
+        _need(df, "total_size")
+        mask &= _within(df["total_size"], lo, hi)
+    if chunk_sizes is not None:
+        wanted = _listed("chunk_sizes", chunk_sizes, lambda c: _number(c) and c > 0 and float(c).is_integer(),
+                         "a chunk size or a list of chunk sizes (positive integers, bytes)")
+        _need(df, "chunk_size")
+        mask &= np.isin(df["chunk_size"].to_numpy(dtype="float64", na_value=np.nan), [float(c) for c in wanted])
+    if expires_within is not None:
+        if not _number(expires_within) or expires_within < 0:
+            _fail("expires_within", "a number of hours >= 0 (math.inf for every session not yet expired)",
+                  expires_within)
+        _need(df, "time_to_expiry")
+        left = df["time_to_expiry"]
+        keep = left > pd.Timedelta(0)
+        if not math.isinf(expires_within):
+            keep &= left <= pd.Timedelta(hours=float(expires_within))
+        mask &= keep.to_numpy(dtype=bool)
+    if progress_range is not None:
+        lo, hi = _bounds("progress_range", progress_range, 0, 1)
+        _need(df, "progress")
+        mask &= _within(df["progress"], lo, hi)
+    if id_contains is not None:
+        if not isinstance(id_contains, str):
+            _fail("id_contains", "a string", id_contains)
+        if id_contains:
+            _need(df, "upload_id")
+            ids = df["upload_id"].astype("string").str.lower()
+            mask &= ids.str.contains(id_contains.lower(), regex=False).to_numpy(dtype=bool, na_value=False)
+    return df[mask]
+
+
+# --- small helpers ------------------------------------------------------------
+
+_SUMMARY_KEYS = ("sessions", "total_bytes", "uploaded_bytes", "expiring_1h", "expiring_6h", "failed")
+
+
+def _summarize(df):
+    """The numbers of the summary line, as :func:`tlanalytics.reporting.summarize` counts them."""
+    from .reporting import summarize
+
+    kpis = summarize(df)
+    return {key: kpis.get(key) for key in _SUMMARY_KEYS}
+
+
+def _has_progress(df):
+    return set(_PROGRESS_COLUMNS) <= set(df.columns)
+
+
+def _png(draw, df, figsize, dpi=_DPI):
+    """Draw ``draw(df, ax=...)`` on a Figure made without pyplot and return PNG bytes."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    draw(df, ax=fig.add_subplot())
+    return _save(fig, dpi)
+
+
+def _save(fig, dpi):
+    """PNG bytes of a Figure, whose artists are dropped afterwards (it is not known to pyplot)."""
+    try:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        return buf.getvalue()
+    finally:
+        fig.clear()
+
+
+def _show(out, data):
+    """Replace what Output ``out`` shows with one display of ``data`` (a mime bundle).
+
+    One assignment of ``outputs`` (the documented way to write an Output from
+    any thread) swaps old for new without an empty frame in between, like
+    ``clear_output(wait=True)``, and works with or without a kernel.
+    """
+    data = {"text/plain": "", **data}
+    out.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
+
+
+def _html(text, plain=""):
+    return {"text/html": text, "text/plain": plain}
+
+
+def _size_grid(df):
+    """``(label, bytes)`` slider stops: 0 B, then powers of two covering every size in ``df``."""
+    sizes = df["total_size"].to_numpy(dtype="float64", na_value=np.nan) if "total_size" in df.columns else np.array([])
+    positive = sizes[sizes > 0]
+    lo = math.floor(math.log2(positive.min())) if len(positive) else 10
+    hi = max(math.ceil(math.log2(positive.max())) if len(positive) else 0, lo + 1)
+    return [(format_bytes(0), 0)] + [(format_bytes(2 ** k), 2 ** k) for k in range(lo, hi + 1)]
+
+
+def _counted(values, counts, label=str):
+    """``(label (count), value)`` options."""
+    return [(f"{label(v)} ({counts.get(v, 0):,})", v) for v in values]
+
+
+def _secrets(source):
+    """Keys held by a ``functools.partial`` loader (``api_key=`` or first argument): never to be shown."""
+    found = [source.keywords.get("api_key"), *source.args[:1]] if isinstance(source, functools.partial) else []
+    return [s.strip() for s in found if isinstance(s, str) and len(s.strip()) >= 4]
+
+
+def _scrub(text, secrets):
+    """``text`` with every key (given or in the environment) replaced by ``***``."""
+    env = [os.environ.get(v, "").strip() for v in _KEY_ENV_VARS]
+    for secret in [*secrets, *(e for e in env if len(e) >= 4)]:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _download_html(path, rows, inline_limit):
+    """A download link to ``path``: a data: URI when small, else a link relative to the working folder."""
+    size = path.stat().st_size
+    name = html.escape(path.name, quote=True)
+    note = f"{rows:,} rows, {format_bytes(size)}, saved to <code>{html.escape(str(path))}</code> (+ .meta.json)"
+    if size <= inline_limit:
+        href = "data:text/csv;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    else:
+        try:
+            rel = os.path.relpath(path)
+        except ValueError:  # another drive on Windows: nothing relative to link to
+            return f"Exported {note}."
+        href = quote(Path(rel).as_posix())
+    return f'Exported <a download="{name}" href="{href}" target="_blank">{name}</a> ({note}).'
+
+
+def _reporting(action):
+    """Decorate a handler so an exception shows in the widget's error area instead of vanishing."""
+    def decorate(method):
+        @functools.wraps(method)
+        def handler(self, *args):
+            try:
+                return method(self, *args)
+            except Exception as exc:  # a callback's exception would otherwise be lost in the kernel log
+                self._report(action, exc)
+        return handler
+    return decorate
+
+
+# --- the widget -----------------------------------------------------------------
+
+class Explorer:
+    """An interactive explorer of upload sessions: filters, live summary, plots, table, export.
+
+    Filters (combined with AND, see :func:`filter_uploads`): status and chunk
+    size (select several; none selected means all), a log-scaled
+    ``total_size`` range (a SelectionRangeSlider over 0 B and powers of two,
+    labelled in binary units; the full range means no filter, so sessions
+    without a size stay), "expires within" hours (0 means no limit), a
+    progress range in percent (only when the progress columns exist; full
+    range means no filter) and a case-insensitive ``upload_id`` search.
+
+    Every change recomputes the summary line and the table tab (the top N
+    rows sorted by a chosen column) and redraws the plot on view (one Output
+    per plot tab, drawn with the :mod:`tlanalytics.plots` functions); the
+    other plot tabs redraw when they are shown, so a change costs one plot,
+    not six. *Export*
+    writes the filtered rows with :func:`tlanalytics.export.to_csv` to
+    ``export_dir/uploads-<UTC timestamp>.csv`` and shows a download link:
+    a ``data:`` URI when the CSV is at most ``inline_limit`` bytes (works in
+    any frontend, needs no file server), else a link relative to the working
+    folder (like IPython's ``FileLink``; Jupyter serves it when the notebook
+    lives there). *Refresh* (only with a loader) fetches again, showing the
+    loader's progress bar, and keeps the filters: selected values stay
+    selected, new statuses and chunk sizes appear as options, selected chunk
+    sizes no longer present stay (with a count of 0).
+
+    Errors raised while handling a change or a click are shown in the error
+    area (type and message, never the API key) and logged.
+
+    Parameters
+    ----------
+    source : pandas.DataFrame, callable or UploadsClient
+        The sessions; or a callable returning them (e.g.
+        ``functools.partial(load_uploads, with_progress=True)``); or an
+        object with a ``load()`` method such as
+        :class:`~tlanalytics.client.UploadsClient`. The last two are called
+        now (unless ``data`` is given) and again on every *Refresh*.
+    data : pandas.DataFrame, optional
+        With a loader as ``source``: the sessions to start with, already
+        loaded, so opening the explorer does not load them again.
+    export_dir : str or os.PathLike, optional
+        Folder the exports go to (created if needed); None means the current
+        working folder at the time of the click.
+    inline_limit : int, default 262144
+        Largest CSV (bytes) whose download link embeds the data.
+    sort_by : str, default "time_to_expiry"
+        Initial sort column of the table (ascending).
+    top_n : int, default 20
+        Initial number of rows in the table.
+
+    Attributes
+    ----------
+    filtered : pandas.DataFrame
+        The sessions passing the current filters (a copy).
+    summary : dict
+        The numbers of the summary line.
+    widget : ipywidgets.VBox
+        The top-level container.
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> explorer = Explorer(partial(load_uploads, with_progress=True))  # doctest: +SKIP
+    >>> explorer  # doctest: +SKIP
+    """
+
+    _PLOTS = (("Status", "plot_status_breakdown", (8, 4)), ("Sizes", "plot_size_distribution", (8, 4.5)),
+              ("Chunks", "plot_chunk_configurations", (8, 4.5)), ("Expiry", "plot_expiry_distribution", (8, 4.5)),
+              ("Timeline", "plot_expiry_timeline", (9, 6)), ("Progress", "plot_progress", (8, 4.5)))
+
+    def __init__(self, source, *, data=None, export_dir=None, inline_limit=256 * 1024, sort_by="time_to_expiry",
+                 top_n=20):
+        import ipywidgets as w
+
+        if isinstance(source, pd.DataFrame):
+            self._loader = None
+        elif callable(getattr(source, "load", None)):
+            self._loader = source.load
+        elif callable(source):
+            self._loader = source
+        else:
+            _fail("source", "a DataFrame, a callable returning one, or an object with a load() method",
+                  type(source).__name__)
+        if export_dir is not None and not isinstance(export_dir, (str, os.PathLike)):
+            _fail("export_dir", "a folder path or None", export_dir)
+        if isinstance(inline_limit, bool) or not isinstance(inline_limit, numbers.Integral) or inline_limit < 0:
+            _fail("inline_limit", "an integer >= 0 (bytes)", inline_limit)
+        if isinstance(top_n, bool) or not isinstance(top_n, numbers.Integral) or top_n < 1:
+            _fail("top_n", "an integer >= 1", top_n)
+        self._secrets = _secrets(source)
+        self._export_dir, self._inline_limit = export_dir, int(inline_limit)
+        if data is not None and (self._loader is None or not isinstance(data, pd.DataFrame)):
+            _fail("data", "None, or a DataFrame when `source` is a loader", type(data).__name__)
+        self._df = source if self._loader is None else data if data is not None else self._fetch()
+        if not isinstance(sort_by, str) or sort_by not in self._df.columns:
+            _fail("sort_by", f"one of {list(self._df.columns)}", sort_by)
+        self._batching = 0
+        self._errors = []
+        self._static = None  # (version, bundle) cache of the static fallback
+        self._version = 0
+
+        narrow = w.Layout(width="auto")
+        self._status = w.SelectMultiple(description="Status", rows=5, layout=narrow)
+        self._chunks = w.SelectMultiple(description="Chunk size", rows=5, layout=narrow)
+        self._size = w.SelectionRangeSlider(options=[("0 B", 0), ("1 B", 1)], index=(0, 1), description="File size",
+                                            continuous_update=False, layout=w.Layout(width="520px"))
+        self._expires = w.BoundedFloatText(value=0, min=0, max=1e6, step=1, description="Expires ≤ h",
+                                           tooltip="Hours; 0 means no limit", layout=w.Layout(width="200px"))
+        self._progress = w.FloatRangeSlider(value=(0, 100), min=0, max=100, step=1, description="Progress %",
+                                            readout_format=".0f", continuous_update=False,
+                                            layout=w.Layout(width="520px"))
+        self._id = w.Text(description="upload_id", placeholder="part of an id (Enter)", continuous_update=False)
+        self._summary_html = w.HTML()
+        self._error_html = w.HTML(layout=w.Layout(display="none"))
+        self._dismiss = w.Button(description="Dismiss errors", icon="times", layout=w.Layout(display="none"))
+        self._refresh = w.Button(description="Refresh", icon="refresh", disabled=self._loader is None,
+                                 tooltip="Fetch the sessions again; filters are kept")
+        self._export = w.Button(description="Export CSV", icon="download", tooltip="Write the filtered rows to CSV")
+        self._load_out = w.Output()
+        self._export_html = w.HTML()
+        self._plot_outs = {name: w.Output() for name, _, _ in self._PLOTS}
+        self._plot_specs = {name: (function, figsize) for name, function, figsize in self._PLOTS}
+        self._stale = set()
+        self._sort = w.Dropdown(description="Sort by", value=None, options=[])
+        self._direction = w.ToggleButtons(options=[("ascending", True), ("descending", False)], value=True)
+        self._top = w.BoundedIntText(value=int(top_n), min=1, max=10 ** 7, description="Top N",
+                                     layout=w.Layout(width="180px"))
+        self._table_out = w.Output()
+        self._tabs = w.Tab(children=[*self._plot_outs.values(),
+                                     w.VBox([w.HBox([self._sort, self._direction, self._top]), self._table_out])],
+                           titles=[name for name, _, _ in self._PLOTS] + ["Table"])
+        buttons = [self._export] + ([self._refresh] if self._loader else [])
+        self._widget = w.VBox([
+            w.HBox([self._status, self._chunks,
+                    w.VBox([self._size, self._progress, w.HBox([self._expires, self._id])])]),
+            self._summary_html, w.HBox(buttons + [self._dismiss]), self._error_html, self._load_out,
+            self._export_html, self._tabs])
+
+        self._set_options(sort_by=sort_by)
+        for name, widget in (("status", self._status), ("chunks", self._chunks), ("size", self._size),
+                             ("expires", self._expires), ("progress", self._progress), ("id", self._id),
+                             ("sort", self._sort), ("direction", self._direction), ("top", self._top)):
+            widget.observe(getattr(self, f"_on_{name}_change"), names="value")
+        self._tabs.observe(self._on_tabs_change, names="selected_index")
+        self._refresh.on_click(self._on_refresh_click)
+        self._export.on_click(self._on_export_click)
+        self._dismiss.on_click(self._on_dismiss_click)
+        self._update()
+
+    # -- public, read-only -------------------------------------------------
+    @property
+    def filtered(self):
+        """The sessions passing the current filters (a copy)."""
+        return self._filtered.copy()
+
+    @property
+    def summary(self):
+        """The numbers of the summary line, counted as :func:`tlanalytics.reporting.summarize` does.
+
+        ``sessions`` (filtered), ``of`` (all loaded), ``total_bytes``,
+        ``uploaded_bytes`` (None without progress columns), ``expiring_1h``
+        and ``expiring_6h`` (open sessions expiring within 1 h / 6 h of
+        ``as_of``, cumulative) and ``failed``.
+        """
+        return dict(self._summary)
+
+    @property
+    def widget(self):
+        """The top-level ipywidgets container."""
+        return self._widget
+
+    def export(self):
+        """Write the filtered sessions to CSV and show a download link (what *Export CSV* does).
+
+        The file is ``export_dir/uploads-<UTC timestamp>.csv`` (``-1``,
+        ``-2``... appended rather than overwriting), written by
+        :func:`tlanalytics.export.to_csv` with its ``.meta.json`` sidecar, so
+        :func:`tlanalytics.export.read_csv` reads it back exactly.
+
+        Returns
+        -------
+        pathlib.Path
+            The CSV written.
+        """
+        from .export import to_csv
+
+        folder = Path(self._export_dir if self._export_dir is not None else os.getcwd())
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        path, n = folder / f"uploads-{stamp}.csv", 1
+        while path.exists():
+            path, n = folder / f"uploads-{stamp}-{n}.csv", n + 1
+        df = self.filtered
+        to_csv(df, path)
+        self._last_export = path
+        self._export_html.value = _download_html(path, len(df), self._inline_limit)
+        log.info("Explorer: exported %d rows to %s", len(df), path)
+        return path
+
+    def __repr__(self):
+        return f"<Explorer: {len(self._filtered):,} of {len(self._df):,} upload sessions>"
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        """The widget view plus a static fallback (HTML summary with the overview PNG) and text."""
+        bundle = dict(self._widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs) or {})
+        bundle.update(self._static_bundle())
+        return bundle
+
+    # -- data and options --------------------------------------------------
+    def _fetch(self):
+        df = self._loader()
+        if not isinstance(df, pd.DataFrame):
+            raise InvalidArgumentError(f"The loader must return a pandas DataFrame, but it returned "
+                                       f"{type(df).__name__}.")
+        return df
+
+    def _set_options(self, *, sort_by=None):
+        """Fit the filter options to ``self._df``, keeping what is selected where it still applies."""
+        df = self._df
+        self._batching += 1
+        try:
+            status = df["status"].astype("object") if "status" in df.columns else pd.Series(dtype=object)
+            values = list(STATUSES) + sorted({s for s in status.dropna() if s not in STATUSES})
+            keep = [s for s in self._status.value if s in values]
+            self._status.options = _counted(values, status.value_counts().to_dict())
+            self._status.value = keep
+
+            chunks = df["chunk_size"].dropna().astype("int64") if "chunk_size" in df.columns else pd.Series()
+            keep = list(self._chunks.value)
+            self._chunks.options = _counted(sorted(set(chunks) | set(keep)), chunks.value_counts().to_dict(),
+                                            format_bytes)
+            self._chunks.value = keep
+
+            old, full = self._size.value, self._size.index == (0, len(self._size.options) - 1)
+            grid = _size_grid(df)
+            stops = [v for _, v in grid]
+            self._size.options = grid
+            if full:
+                self._size.index = (0, len(grid) - 1)
+            else:
+                self._size.index = (max(i for i, v in enumerate(stops) if v <= old[0]),
+                                    next((i for i, v in enumerate(stops) if v >= old[1]), len(stops) - 1))
+
+            self._progress.layout.display = None if _has_progress(df) else "none"
+            if not _has_progress(df):
+                self._progress.value = (0, 100)
+
+            current = sort_by or self._sort.value
+            self._sort.options = list(df.columns)
+            self._sort.value = current if current in df.columns else df.columns[0]
+        finally:
+            self._batching -= 1
+
+    def _criteria(self):
+        """The current widget values as :func:`filter_uploads` keywords (None = not filtered)."""
+        size = None
+        if self._size.index != (0, len(self._size.options) - 1):
+            size = self._size.value
+        progress = None
+        if _has_progress(self._df) and tuple(self._progress.value) != (0, 100):
+            progress = (self._progress.value[0] / 100, self._progress.value[1] / 100)
+        return {"statuses": list(self._status.value) or None, "size_range": size,
+                "chunk_sizes": list(self._chunks.value) or None, "expires_within": self._expires.value or None,
+                "progress_range": progress, "id_contains": self._id.value.strip() or None}
+
+    # -- redrawing ---------------------------------------------------------
+    def _update(self):
+        """Filter, then refresh the summary, every plot and the table."""
+        self._filtered = filter_uploads(self._df, **self._criteria())
+        self._version += 1
+        self._summary = {**_summarize(self._filtered), "of": len(self._df)}
+        self._summary_html.value = self._summary_line()
+        self._draw_plots()
+        self._draw_table()
+
+    def _summary_line(self):
+        s = self._summary
+        parts = [f"<b>{s['sessions']:,}</b> of {s['of']:,} sessions",
+                 f"<b>{format_bytes(s['total_bytes'])}</b> in total"]
+        if s["uploaded_bytes"] is not None:
+            parts.append(f"<b>{format_bytes(s['uploaded_bytes'])}</b> uploaded")
+        parts += [f"<b>{s['expiring_1h']:,}</b> expire within 1 h", f"<b>{s['expiring_6h']:,}</b> within 6 h",
+                  f"<b>{s['failed']:,}</b> failed"]
+        as_of = self._df.attrs.get("as_of")
+        when = f" <span style='color:#666'>(as of {html.escape(format_utc(as_of))})</span>" if as_of is not None else ""
+        return " · ".join(parts) + when
+
+    def _draw_plots(self):
+        """Mark every plot out of date and redraw the one on view; hidden ones redraw when shown."""
+        self._stale = set(self._plot_outs)
+        self._draw_visible()
+
+    def _draw_visible(self):
+        index = self._tabs.selected_index
+        names = list(self._plot_outs)
+        if index is not None and index < len(names) and names[index] in self._stale:
+            self._draw_plot(names[index])
+
+    def _draw_plot(self, name):
+        from . import plots
+
+        self._stale.discard(name)
+        out, (function, figsize) = self._plot_outs[name], self._plot_specs[name]
+        if function == "plot_progress" and not _has_progress(self._df):
+            _show(out, _html("<i>No progress columns: load with <code>load_uploads(..., with_progress=True)"
+                             "</code> to see upload progress.</i>"))
+            return
+        try:
+            png = _png(getattr(plots, function), self._filtered, figsize)
+        except Exception as exc:  # one broken plot must not blank the others
+            _show(out, _html(f"<i>Could not draw this plot: {html.escape(type(exc).__name__)}.</i>"))
+            self._report(f"drawing {function}", exc)
+            return
+        _show(out, {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": f"<{name} plot>"})
+
+    def _draw_table(self):
+        df, column = self._filtered, self._sort.value
+        keys, ascending = [column], [self._direction.value]
+        if column != "upload_id" and "upload_id" in df.columns:
+            keys.append("upload_id")
+            ascending.append(True)
+        top = df.sort_values(keys, ascending=ascending, na_position="last", kind="stable").head(self._top.value)
+        shown = [c for c in _TABLE_COLUMNS if c in top.columns]
+        shown += [column] if column not in shown else []
+        formatters = {c: format_bytes for c in ("total_size", "chunk_size", "uploaded_size") if c in shown}
+        formatters.update({c: format_duration for c in shown if pd.api.types.is_timedelta64_dtype(top[c])})
+        formatters.update({c: format_utc for c in shown if isinstance(top[c].dtype, pd.DatetimeTZDtype)})
+        if "progress" in shown:
+            formatters["progress"] = lambda v: "n/a" if pd.isna(v) else f"{v:.0%}"
+        table = top[shown].to_html(index=False, formatters=formatters, na_rep="n/a", border=0, escape=True)
+        caption = f"<p>{len(top):,} of {len(df):,} filtered sessions, sorted by <code>{html.escape(column)}</code> " \
+                  f"({'ascending' if self._direction.value else 'descending'}).</p>"
+        _show(self._table_out, _html(caption + table, f"<table of {len(top):,} sessions>"))
+
+    def _static_bundle(self):
+        """HTML summary table + overview PNG for frontends without widgets (cached per state)."""
+        if self._static and self._static[0] == self._version:
+            return self._static[1]
+        from .plots import overview
+
+        s = self._summary
+        rows = [("Sessions", f"{s['sessions']:,} of {s['of']:,}"), ("Total size", format_bytes(s["total_bytes"]))]
+        if s["uploaded_bytes"] is not None:
+            rows.append(("Uploaded", format_bytes(s["uploaded_bytes"])))
+        rows += [("Expire within 1 h", f"{s['expiring_1h']:,}"), ("Expire within 6 h", f"{s['expiring_6h']:,}"),
+                 ("Failed", f"{s['failed']:,}")]
+        active = {k: v for k, v in self._criteria().items() if v is not None}
+        rows.append(("Filters", ", ".join(f"{k}={v!r}" for k, v in active.items()) or "none"))
+        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        page = f"<table class='tlanalytics-summary'>{body}</table>"
+        bundle = {"text/plain": repr(self)}
+        try:
+            png = base64.b64encode(_save(overview(self._filtered), 50)).decode("ascii")
+            bundle["image/png"] = png
+            page += f"<img alt='overview of the filtered sessions' src='data:image/png;base64,{png}'/>"
+        except Exception as exc:  # the fallback must never break display
+            log.warning("The static overview could not be drawn: %s",
+                        _scrub(f"{type(exc).__name__}: {exc}", self._secrets))
+        bundle["text/html"] = page
+        self._static = (self._version, bundle)
+        return bundle
+
+    # -- errors ------------------------------------------------------------
+    def _report(self, action, exc):
+        """Show an exception in the error area and log it, without any key."""
+        message = _scrub(f"{type(exc).__name__}: {exc}", self._secrets)
+        log.error("Explorer: %s failed: %s", action, message)
+        log.debug("%s", _scrub("".join(traceback.format_exception(exc)), self._secrets))
+        when = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
+        self._errors = [f"{when} · {action} failed · <b>{html.escape(type(exc).__name__)}</b>: "
+                        f"{html.escape(message.split(': ', 1)[-1])}"] + self._errors[:_MAX_ERRORS - 1]
+        self._error_html.value = "<div style='color:#b00020'>" + "<br>".join(self._errors) + "</div>"
+        self._error_html.layout.display = self._dismiss.layout.display = None
+
+    # -- handlers ----------------------------------------------------------
+    def _on_filter(self):
+        if not self._batching:
+            self._update()
+
+    @_reporting("filtering by status")
+    def _on_status_change(self, change):
+        self._on_filter()
+
+    @_reporting("filtering by chunk size")
+    def _on_chunks_change(self, change):
+        self._on_filter()
+
+    @_reporting("filtering by file size")
+    def _on_size_change(self, change):
+        self._on_filter()
+
+    @_reporting("filtering by expiry")
+    def _on_expires_change(self, change):
+        self._on_filter()
+
+    @_reporting("filtering by progress")
+    def _on_progress_change(self, change):
+        self._on_filter()
+
+    @_reporting("filtering by upload_id")
+    def _on_id_change(self, change):
+        self._on_filter()
+
+    @_reporting("sorting the table")
+    def _on_sort_change(self, change):
+        if not self._batching:
+            self._draw_table()
+
+    @_reporting("sorting the table")
+    def _on_direction_change(self, change):
+        self._draw_table()
+
+    @_reporting("sizing the table")
+    def _on_top_change(self, change):
+        self._draw_table()
+
+    @_reporting("drawing a plot")
+    def _on_tabs_change(self, change):
+        self._draw_visible()
+
+    @_reporting("refresh")
+    def _on_refresh_click(self, _button):
+        self._refresh.disabled, self._refresh.description = True, "Refreshing…"
+        try:
+            with self._load_out:  # a notebook progress bar (tqdm.auto) displays here
+                self._load_out.clear_output(wait=True)
+                df = self._fetch()
+            self._df = df
+            self._set_options()
+            self._update()
+        finally:
+            self._refresh.disabled, self._refresh.description = False, "Refresh"
+
+    @_reporting("export")
+    def _on_export_click(self, _button):
+        self.export()
+
+    def _on_dismiss_click(self, _button):
+        self._errors = []
+        self._error_html.value = ""
+        self._error_html.layout.display = self._dismiss.layout.display = "none"
+
+
+def explore(df_or_loader, **kwargs):
+    """Explore upload sessions interactively in a notebook.
+
+    Parameters
+    ----------
+    df_or_loader : pandas.DataFrame, callable or UploadsClient
+        The sessions, or something that loads them (then *Refresh* works):
+        a callable returning a DataFrame, or an object with ``load()``.
+    **kwargs
+        Options of :class:`Explorer` (``data``, ``export_dir``,
+        ``inline_limit``, ``sort_by``, ``top_n``).
+
+    Returns
+    -------
+    Explorer
+        Displays as the widget UI, with a static HTML + PNG fallback.
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> from tlanalytics import load_uploads
+    >>> explore(partial(load_uploads, with_progress=True))  # doctest: +SKIP
+    """
+    return Explorer(df_or_loader, **kwargs)
