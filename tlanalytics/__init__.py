@@ -22,6 +22,13 @@ _EXPORTS = {
     "frame": ["build_frame", "frame_from_pages", "join_progress", "recompute", "empty_frame"],
     "client": ["UploadsClient", "load_uploads", "add_progress", "load_chunks"],
     "simulator": ["Simulator", "generate_uploads"],
+    "plots": [
+        "STATUS_COLORS", "status_color", "plot_size_distribution", "plot_chunk_configurations",
+        "plot_expiry_distribution", "plot_expiry_timeline", "plot_status_breakdown", "plot_progress", "overview",
+    ],
+    "export": ["to_csv", "read_csv", "to_parquet", "read_parquet", "to_jsonl", "write_frame"],
+    "reporting": ["report", "summarize"],
+    "widgets": ["explore", "Explorer", "filter_uploads"],
 }
 
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
