@@ -12,6 +12,7 @@ import math
 import random
 from datetime import datetime, timedelta, timezone
 from importlib import resources
+from pathlib import Path
 
 from .errors import InvalidArgumentError
 
@@ -195,14 +196,23 @@ def shift(sessions, delta):
     return out
 
 
+def _sample_bytes():
+    """The sample file's bytes: from the installed package, else from a source checkout's ``data/``."""
+    try:
+        return resources.files("tlanalytics.data").joinpath(SAMPLE_FILE).read_bytes()
+    except ModuleNotFoundError:
+        # Imported from a source tree (e.g. ``python -m pytest`` in a clone), where
+        # data/ is not mapped to tlanalytics.data as it is in the wheel.
+        return (Path(__file__).resolve().parent.parent / "data" / SAMPLE_FILE).read_bytes()
+
+
 def load_sample(now=None):
     """The shipped sample (``data/sample_uploads.json.gz``) re-anchored to ``now``.
 
     The file records the moment it was generated; every timestamp is shifted
     by the time since, so the demo always looks alive.
     """
-    raw = resources.files("tlanalytics.data").joinpath(SAMPLE_FILE).read_bytes()
-    doc = json.loads(gzip.decompress(raw))
+    doc = json.loads(gzip.decompress(_sample_bytes()))
     return shift(doc["sessions"], _as_utc(now) - _parse(doc["generated_at"]))
 
 
