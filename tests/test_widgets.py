@@ -22,7 +22,8 @@ from tlanalytics.client import UploadsClient, load_uploads
 from tlanalytics.errors import InvalidArgumentError
 from tlanalytics.export import read_csv
 from tlanalytics.simulator import Simulator, generate_uploads
-from tlanalytics.widgets import Explorer, explore, filter_uploads
+from tlanalytics.filters import filter_uploads
+from tlanalytics.widgets import Explorer, explore
 
 NOW = "2025-12-01T12:00:00Z"
 MiB, GiB = 1 << 20, 1 << 30

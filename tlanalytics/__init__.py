@@ -28,7 +28,8 @@ _EXPORTS = {
     ],
     "export": ["to_csv", "read_csv", "to_parquet", "read_parquet", "to_jsonl", "write_frame"],
     "reporting": ["report", "summarize"],
-    "widgets": ["explore", "Explorer", "filter_uploads"],
+    "filters": ["filter_uploads"],
+    "widgets": ["explore", "Explorer"],
 }
 
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
