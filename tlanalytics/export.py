@@ -210,6 +210,11 @@ def _parse_column(name, cells, lines, spec, hours=False, recorded=True):
     try:
         return pd.Series(pd.array(values, dtype=object)).astype(dtype)
     except (OverflowError, ValueError, TypeError) as exc:
+        for i in present:  # name the first offending line
+            try:
+                pd.array([values[i]], dtype=object).astype(dtype)
+            except (OverflowError, ValueError, TypeError):
+                bad(i, f"a value that fits {dtype}")
         raise FileFormatError(f"Column `{name}`: a value does not fit {dtype} ({exc}).") from exc
 
 
@@ -418,7 +423,7 @@ def read_csv(path):
     path = Path(path)
     header, rows, lines = _read_rows(path)
     side = path.with_name(path.name + SIDECAR_SUFFIX)
-    meta = _load_meta(side.read_text(encoding="utf-8"), _CSV, f"The sidecar {side}") if side.exists() else None
+    meta = _load_meta(side.read_bytes(), _CSV, f"The sidecar {side}") if side.exists() else None
     specs = {c["name"]: c for c in meta["columns"]} if meta else {}
     names, hours = [], set()
     for cell in header:

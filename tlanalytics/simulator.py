@@ -15,6 +15,7 @@ import logging
 import math
 import random
 import secrets
+import socket
 import threading
 import time
 from datetime import datetime, timezone
@@ -150,12 +151,11 @@ class Simulator:
         if self._server is not None:
             return self
         handler = type("_Handler", (_Handler,), {"sim": self})
-        server_cls = ThreadingHTTPServer
+        # Class attributes, not instance ones: the constructor calls listen() with request_queue_size.
+        options = {"daemon_threads": True, "request_queue_size": 256}
         if ":" in self._host:
-            server_cls = type("_Server6", (ThreadingHTTPServer,), {"address_family": __import__("socket").AF_INET6})
-        self._server = server_cls((self._host, self._port), handler)
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 256
+            options["address_family"] = socket.AF_INET6
+        self._server = type("_Server", (ThreadingHTTPServer,), options)((self._host, self._port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="tlanalytics-simulator", daemon=True)
         self._thread.start()
         log.debug("simulator listening on %s", self.base_url)
@@ -378,10 +378,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self):
         sim = self.sim
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
         if 0 < length <= 1 << 20:
             self.rfile.read(length)
-        elif length:
+        elif length:  # a body too large or a length that is no number: answer, then hang up
             self.close_connection = True
         with sim._lock:
             sim.requests += 1
