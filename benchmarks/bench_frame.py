@@ -14,8 +14,10 @@ before the call, which counts every allocator (numpy, pyarrow, Python). The
 tracemalloc peak of the call is shown beside it for reference.
 
 Each configuration runs with pandas as installed (pyarrow-backed ``string``
-dtype when pyarrow is importable) and with pyarrow hidden (the default path
-without pyarrow: ``string`` stored as Python objects).
+dtype when pyarrow is importable; raw bodies then go through the optional
+``pyarrow.json`` fast path of ``tlanalytics._fastparse``) and with pyarrow
+hidden (the default path without pyarrow: ``json.loads`` per page, ``string``
+stored as Python objects).
 
 Run: ``python benchmarks/bench_frame.py [--sessions N] [--repeat R]``.
 """
@@ -114,6 +116,7 @@ def _memory_worker(args):
 
     import pandas as pd
 
+    from tlanalytics import _fastparse
     from tlanalytics.frame import frame_from_pages
 
     pages = make_pages(args.sessions)
@@ -137,7 +140,8 @@ def _memory_worker(args):
     _, traced = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {"raw_bytes": sum(map(len, pages)), "rss_growth": peak - before, "traced_peak": traced,
-            "rows": rows, "frame_bytes": frame_bytes, "string_storage": string_storage, "pandas": pd.__version__}
+            "rows": rows, "frame_bytes": frame_bytes, "string_storage": string_storage, "pandas": pd.__version__,
+            "fast_path": _fastparse.usable()}
 
 
 def _run_worker(args, mode, no_pyarrow):
@@ -172,7 +176,9 @@ def main(argv=None):
         t = _run_worker(args, "time", no_pyarrow)
         m = _run_worker(args, "memory", no_pyarrow)
         raw = t["raw_bytes"]
-        name = f"string storage {m['string_storage']}" + (" (pyarrow hidden)" if no_pyarrow else "")
+        name = (f"string storage {m['string_storage']}, "
+                + ("pyarrow.json fast path" if m["fast_path"] else "json.loads per page")
+                + (" (pyarrow hidden)" if no_pyarrow else ""))
         lines.append(
             f"| {name} | {raw / _MiB:.0f} MiB | {t['floor_wall']:.2f} / {t['floor_cpu']:.2f} "
             f"| {t['frame_wall']:.2f} / {t['frame_cpu']:.2f} "

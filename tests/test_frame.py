@@ -597,3 +597,231 @@ def test_timestamp_parser_matches_expected(few, pairs):
         ns = _parse.parse_timestamps([p[0] for p in pairs], "created_at", _parse.Problems(True),
                                      range(len(pairs)), [None] * len(pairs))
     assert ns.tolist() == [p[1].value for p in pairs]
+
+
+# --- the pyarrow fast path of frame_from_pages gives exactly the per-page path's results ---------------
+
+from hypothesis import HealthCheck  # noqa: E402
+
+from tlanalytics import _fastparse, frame as _frame_module  # noqa: E402
+
+needs_pyarrow = pytest.mark.skipif(_fastparse._arrow() is None, reason="the fast path needs pyarrow")
+
+_ASCII_ID = st.text(st.characters(min_codepoint=32, max_codepoint=126, blacklist_characters='"\\'),
+                    min_size=1, max_size=6)
+
+
+def _outcome(pages, fast, *, strict=False, arrow_strings=True):
+    """(frame or None, attrs, warnings, error, pages the per-page path took) of one path."""
+    slow_calls = []
+    real_add = _frame_module._add_page
+
+    def counting_add(collector, position, page):
+        slow_calls.append(position)
+        return real_add(collector, position, page)
+
+    with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mp.setattr(_fastparse, "ENABLED", fast)
+        mp.setattr(_frame_module, "_add_page", counting_add)
+        if not arrow_strings:
+            mp.setattr(_frame_module, "_arrow_strings", lambda: False)
+        try:
+            df, error = frame_from_pages(iter(pages), as_of=AS_OF, strict=strict), None
+        except Exception as exc:  # noqa: BLE001 - compared below
+            df, error = None, (type(exc), str(exc), getattr(exc, "field", None), getattr(exc, "page", None))
+    seen = [(w.category, str(w.message), w.filename) for w in caught]
+    return df, (df.attrs if df is not None else None), seen, error, slow_calls
+
+
+def assert_same_paths(pages, *, strict=False, arrow_strings=True, fast_pages=None):
+    """Both paths give equal frames, attrs, warnings and errors; returns the fast path's per-page calls."""
+    assert _fastparse.usable()
+    fast = _outcome(pages, True, strict=strict, arrow_strings=arrow_strings)
+    slow = _outcome(pages, False, strict=strict, arrow_strings=arrow_strings)
+    if slow[0] is None:
+        assert fast[0] is None
+    else:
+        pd.testing.assert_frame_equal(fast[0], slow[0])
+        assert list(fast[0]["status"].cat.categories) == list(slow[0]["status"].cat.categories)
+    assert fast[1:4] == slow[1:4]
+    if fast_pages is not None:
+        assert fast[4] == [p for p in range(1, len(pages) + 1) if p not in fast_pages]
+    return fast[4]
+
+
+@st.composite
+def fast_items(draw, max_size=12):
+    """Valid items the fast path takes: plain ASCII ids, any status, any timestamp form, nulls."""
+    out = []
+    for i in range(draw(st.integers(0, max_size))):
+        created, expires = draw(st.none() | timestamps()), draw(st.none() | timestamps())
+        out.append({"upload_id": draw(_ASCII_ID) + f"-{i}",
+                    "status": draw(st.sampled_from([*STATUSES, "paused", "zz", "Active"])),
+                    "total_size": draw(st.integers(0, 2**63 - 1)), "chunk_size": draw(st.integers(1, 2**40)),
+                    "total_chunks": draw(st.integers(0, 2**40)),
+                    "created_at": created and created[0], "expires_at": expires and expires[0]})
+    return out
+
+
+def _split(data, items, max_pages=6):
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(items)), max_size=max_pages)))
+    bounds = [0, *cuts, len(items)]
+    return [items[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+@needs_pyarrow
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(fast_items(), min_size=0, max_size=4), st.data())
+def test_fast_path_equals_per_page_path_on_valid_pages(groups, data):
+    items = [it for g in groups for it in g]
+    pages = [page(p, page=k) for k, p in enumerate(_split(data, items), start=1)]
+    chunk_rows = data.draw(st.sampled_from([1, 3, 7, 16384]))
+    block = data.draw(st.sampled_from([1, 300, 5000, 1 << 22]))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_parse, "CHUNK_ROWS", chunk_rows)
+        mp.setattr(_fastparse, "BLOCK_BYTES", block)
+        mp.setattr(_parse, "_FEW", data.draw(st.sampled_from([0, 32])))
+        slow = assert_same_paths(pages, arrow_strings=data.draw(st.booleans()))
+    assert slow == []  # valid plain bodies never need the per-page path
+
+
+@needs_pyarrow
+def test_fast_path_takes_regular_pages_and_many_chunks(monkeypatch):
+    monkeypatch.setattr(_parse, "CHUNK_ROWS", 64)
+    monkeypatch.setattr(_fastparse, "BLOCK_BYTES", 20_000)
+    items = [item(upload_id=f"u{i}", status=["active", "new", "completed", "odd"][i % 4 if i > 300 else 0],
+                  created_at="2025-12-01T10:00:00.%06dZ" % i if i % 9 == 0 else "2025-12-01T10:00:00Z")
+             for i in range(1000)]
+    pages = [page(items[i:i + 37]) for i in range(0, 1000, 37)]
+    assert assert_same_paths(pages) == []
+    df = frame_from_pages(pages, as_of=AS_OF)
+    assert list(df["status"].cat.categories) == [*STATUSES, "new", "odd"]
+
+
+_BAD_VALUES = {
+    "upload_id": [None, "", 5, ..., "caf\u00e9", 'q"uote', "a\\b"],
+    "status": [None, "", 3, ..., ["active"], "n\u00e9w"],
+    "total_size": [None, -1, 1.0, 2.5, True, "5", 2**63, 2**64, ...],
+    "chunk_size": [0, None, -5, 5.0, False],
+    "total_chunks": [None, -1, 1e3, "x"],
+    "created_at": [None, "", "bad", 5, "2025-02-30T00:00:00Z", "2025-12-01T23:59:60Z", "2025-12-01 10:00:00Z",
+                   "2025-12-01T10:00:00.1234567890123456789Z", "2025-12-01T10:00:00+24:00", "9999-12-31T23:59:59Z",
+                   "2025-12-01T10:00:00|Z", "1677-09-21T00:12:43.145224191Z", "0000-01-01T00:00:00Z", ...],
+    "expires_at": [None, "x", "2025-12-01T10:00:00", "2025-12-01T10:00:00-00:00", "2025-13-01T00:00:00Z"],
+}
+
+
+@st.composite
+def irregular_pages(draw):
+    """Bodies of every kind: valid, with malformed items, extra fields, odd JSON, broken pages."""
+    pages = []
+    for k in range(draw(st.integers(1, 6))):
+        items = draw(fast_items(max_size=6))
+        for it in items:
+            for field, bad in _BAD_VALUES.items():
+                if draw(st.integers(0, 29)) == 0:
+                    value = draw(st.sampled_from(bad))
+                    if value is ...:
+                        it.pop(field, None)
+                    else:
+                        it[field] = value
+            if draw(st.integers(0, 15)) == 0:
+                it[draw(st.sampled_from(["region", "age", "x"]))] = draw(st.sampled_from([None, 1, "eu", [1], {}]))
+        if items and draw(st.integers(0, 10)) == 0:
+            items[draw(st.integers(0, len(items) - 1))] = draw(st.sampled_from([None, 1, "x", [], True]))
+        body = {"data": items, "page_info": {"page": k + 1, "total_results": draw(st.sampled_from([1] * 8 + [None, "x"]))}}
+        kind = draw(st.sampled_from(["bytes"] * 8 + ["str", "dict", "pretty", "ascii", "spaces", "bytearray",
+                                                     "raw", "memoryview"]))
+        text = json.dumps(body, ensure_ascii=kind == "ascii", indent=2 if kind == "pretty" else None)
+        if kind == "spaces":
+            text = " " + text.replace(": ", " : ") + "\t"
+        pages.append({"bytes": text.encode(), "ascii": text.encode(), "pretty": text.encode(),
+                      "spaces": text.encode(), "str": text, "dict": body, "bytearray": bytearray(text.encode()),
+                      "memoryview": memoryview(text.encode()),
+                      "raw": draw(st.sampled_from([
+                          b"not json", b'{"data": [', b"[1, 2]", b'{"data": {"a": 1}}', b'{"items": []}',
+                          b'{"data": null}', b"\xff\xfe\x00", b"", b"{}", b'{"data": []} {"data": []}',
+                          b'{"data": [], "data": [{}]}', b'{"data": [{"upload_id": "a", "upload_id": "b"}]}',
+                          b'{"data": [], "page_info": {"a": NaN}}', b'{"data": [], "page_info": Infinity}',
+                          b'{"data": [{"upload_id": "a\tb"}]}', b'{"data": [{"upload_id": "a\x00b"}]}',
+                          b'{"data": [{"total_size": 01}]}', b'{"data": [{"total_size": -0}]}',
+                          b'{"data": [],}', b'{"data": [] /* c */}', b'{"data": []}\n', b'\n{"data": []}',
+                          b'{"data": [\n]}', b'{"data": []}\r', b'{"data": [{"upload_id": "\xc3\xa9"}]}',
+                          b'{"data": [{"upload_id": "\xed\xa0\x80"}]}', b'\xef\xbb\xbf{"data": []}',
+                          b'{"data": [{"status": "active"}]}\x00', b'{"data": [1e400]}', 17, None,
+                          b'{"data": [{"upload_id": "u", "status": "active", "total_size": 1, "chunk_size": 1,'
+                          b' "total_chunks": 1, "created_at": "2025-12-01T10:00:00Z", "expires_at": null}]}',
+                      ]))}[kind])
+    return pages
+
+
+@needs_pyarrow
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(irregular_pages(), st.data())
+def test_fast_path_equals_per_page_path_on_irregular_pages(pages, data):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_parse, "CHUNK_ROWS", data.draw(st.sampled_from([1, 4, 16384])))
+        mp.setattr(_fastparse, "BLOCK_BYTES", data.draw(st.sampled_from([1, 400, 1 << 22])))
+        mp.setattr(_fastparse, "_GIVE_UP", data.draw(st.sampled_from([1, 3])))
+        assert_same_paths(pages, strict=data.draw(st.booleans()))
+
+
+_VALID_BODY = page([item(upload_id="u1"), item(upload_id="u2", status="new", created_at="2025-12-01T10:00:00.5Z",
+                                                 expires_at=None)], page=1, total_results=2)
+
+
+@needs_pyarrow
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_VALID_BODY)), st.integers(0, 3), st.binary(min_size=1, max_size=2)),
+                min_size=1, max_size=3), st.booleans())
+def test_fast_path_equals_per_page_path_on_mutated_bytes(edits, strict):
+    """Byte-level edits of a valid body: whatever json.loads makes of it, both paths agree."""
+    body = bytearray(_VALID_BODY)
+    for at, cut, insert in edits:
+        body[at:at + cut] = insert
+    assert_same_paths([_VALID_BODY, bytes(body), _VALID_BODY], strict=strict)
+
+
+@needs_pyarrow
+@pytest.mark.parametrize("pages", [
+    [page([item()])] * 3,
+    [page([item(upload_id=f"u{i}") for i in range(5)]), b"{", page([item()])],
+    [page([item(total_size=-1)]), page([item()])],
+])
+@pytest.mark.parametrize("strict", [False, True])
+def test_fast_path_raises_the_iterators_error_in_order(pages, strict, monkeypatch):
+    monkeypatch.setattr(_parse, "CHUNK_ROWS", 2)
+
+    def broken():
+        yield from pages
+        raise OSError("connection reset")
+
+    outcomes = []
+    for fast in (True, False):
+        monkeypatch.setattr(_fastparse, "ENABLED", fast)
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            with pytest.raises((OSError, ResponseFormatError)) as info:
+                frame_from_pages(broken(), as_of=AS_OF, strict=strict)
+        outcomes.append((info.type, str(info.value)))
+    assert outcomes[0] == outcomes[1]
+
+
+@needs_pyarrow
+def test_fast_path_gives_up_on_systematically_irregular_input(monkeypatch):
+    monkeypatch.setattr(_fastparse, "BLOCK_BYTES", 1)
+    calls = []
+    real = _fastparse._parse_block
+    monkeypatch.setattr(_fastparse, "_parse_block", lambda block: calls.append(1) or real(block))
+    pages = [page([item(upload_id=f"u{i}", region="eu")]) for i in range(10)]
+    assert_same_paths(pages)
+    assert len(calls) == _fastparse._GIVE_UP  # the fast run gave up; the slow run never asks
+
+
+@needs_pyarrow
+def test_fast_path_switch_and_availability(monkeypatch):
+    monkeypatch.setattr(_fastparse, "ENABLED", False)
+    assert not _fastparse.usable()
+    monkeypatch.setattr(_fastparse, "ENABLED", True)
+    assert _fastparse.usable()

@@ -432,6 +432,25 @@ class ListingCollector:
         self.sizes.append(size)
         self.n += size
 
+    def open_rows(self):
+        """Rows added but not yet typed (the chunk being filled)."""
+        return len(self._cols[0])
+
+    def commit(self, parts, size):
+        """Take a whole chunk typed elsewhere (``parts``: field -> values, no malformed value).
+
+        Only between chunks; the same as if its items had been added and flushed.
+        """
+        assert not self._cols[0] and not self._extra
+        if not size:
+            return
+        for f in FIELDS:
+            self.parts[f].append(parts[f])
+        for f, _ in _INTS:
+            self.masks[f].append(None)
+        self.sizes.append(size)
+        self.n += size
+
     def finish(self):
         """The typed listing columns (numpy parts joined) and the extra columns (object arrays)."""
         self.flush()

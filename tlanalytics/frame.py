@@ -23,7 +23,7 @@ from itertools import islice
 import numpy as np
 import pandas as pd
 
-from . import _parse
+from . import _fastparse, _parse
 from ._parse import NAT
 from .errors import InvalidArgumentError, ResponseFormatError
 from .schema import EXPIRY_BUCKETS, SIZE_BUCKET_EDGES, SIZE_BUCKETS, STATUSES, columns, dtype_of
@@ -114,24 +114,11 @@ def frame_from_pages(pages, *, as_of=None, strict=False):
     ['u1']
     """
     collector = _parse.ListingCollector(STATUSES, strict, _arrow_strings())
-    for position, page in enumerate(pages, start=1):
-        if isinstance(page, (bytes, bytearray, memoryview, str)):
-            if isinstance(page, memoryview):
-                page = page.tobytes()
-            try:
-                page = json.loads(page)
-            except ValueError as exc:
-                raise ResponseFormatError(
-                    f"Page {position} is not valid JSON ({exc}). The API or a proxy sent something else.",
-                    field="data", page=position) from exc
-        data = page.get("data") if isinstance(page, dict) else None
-        if not isinstance(data, list):
-            raise ResponseFormatError(
-                f"Page {position} has no `data` list (got {type(data).__name__}); "
-                "expected a listing response {'data': [...], 'page_info': {...}}.",
-                field="data", page=position)
-        collector.add(data)
-        del page, data
+    if _fastparse.usable():
+        _fastparse.feed(pages, collector, _add_page)
+    else:
+        for position, page in enumerate(pages, start=1):
+            _add_page(collector, position, page)
     return _finish(collector, as_of)
 
 
@@ -265,6 +252,26 @@ def join_progress(df, statuses, *, as_of=None, strict=False,
 
 
 # --- private helpers ------------------------------------------------------
+
+
+def _add_page(collector, position, page):
+    """Parse one listing page (raw or parsed) and add its items to ``collector``."""
+    if isinstance(page, (bytes, bytearray, memoryview, str)):
+        if isinstance(page, memoryview):
+            page = page.tobytes()
+        try:
+            page = json.loads(page)
+        except ValueError as exc:
+            raise ResponseFormatError(
+                f"Page {position} is not valid JSON ({exc}). The API or a proxy sent something else.",
+                field="data", page=position) from exc
+    data = page.get("data") if isinstance(page, dict) else None
+    if not isinstance(data, list):
+        raise ResponseFormatError(
+            f"Page {position} has no `data` list (got {type(data).__name__}); "
+            "expected a listing response {'data': [...], 'page_info': {...}}.",
+            field="data", page=position)
+    collector.add(data)
 
 
 def _finish(collector, as_of):

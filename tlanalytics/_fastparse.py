@@ -1,0 +1,299 @@
+"""Optional fast path of :func:`tlanalytics.frame.frame_from_pages` for raw page bodies (needs pyarrow).
+
+Raw bodies are read a block at a time by ``pyarrow.json`` (one page per line,
+the item type given explicitly so nothing is guessed) and typed column-wise
+from the Arrow buffers. The result is exactly that of the per-page path in
+``frame.py``, because the fast path only ever takes a whole *chunk* of rows
+(the rows the collector would type together, see
+:class:`~tlanalytics._parse.ListingCollector`) and only when that chunk is
+regular: every body plain ASCII JSON without escapes or line breaks, items
+with exactly the documented fields, no null or bad value that would be
+reported, no value the two parsers could read differently. Anything else
+sends the pages of that chunk, in order, through the per-page path, which
+then decides values, warnings and errors as it always does.
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+
+import numpy as np
+
+from . import _parse
+
+ENABLED = True  # private switch (tests force either path)
+BLOCK_BYTES = 1 << 22  # raw bytes read per pyarrow call
+BLOCK_PAGES = 4096  # at most this many pages read ahead (bodies that are not bytes count too)
+_GIVE_UP = 3  # blocks in a row of which no page could be taken fast (e.g. items with extra fields)
+_ZEROS = np.zeros(40, np.uint8)  # padding: reads past a value's end hit zeros, as in _parse._vectorised
+
+_pa = None  # (pyarrow, pyarrow.json, pyarrow.compute, options, item type) once imported
+
+
+def _arrow():
+    """The pyarrow modules and parse options, or None when pyarrow is not importable."""
+    global _pa
+    if _pa is None:
+        try:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+            import pyarrow.json as pj
+        except ImportError:
+            return None
+        item = pa.struct([
+            ("upload_id", pa.string()), ("status", pa.string()), ("total_size", pa.int64()),
+            ("chunk_size", pa.int64()), ("total_chunks", pa.int64()),
+            ("created_at", pa.string()), ("expires_at", pa.string()),
+        ])
+        assert tuple(item.names) == _parse.FIELDS
+        parse = pj.ParseOptions(explicit_schema=pa.schema([("data", pa.list_(item))]),
+                                unexpected_field_behavior="infer")
+        read = pj.ReadOptions(use_threads=False, block_size=BLOCK_BYTES + (1 << 20))
+        _pa = (pa, pj, pc, read, parse, item)
+    return _pa
+
+
+def usable():
+    """Whether the fast path is on and pyarrow importable."""
+    return ENABLED and _arrow() is not None
+
+
+def feed(pages, collector, add_page):
+    """Add every page to ``collector`` as ``add_page(collector, position, page)`` would, faster.
+
+    ``add_page`` is the per-page path; it is called, in page order, for every
+    page of a chunk the fast path does not take.
+    """
+    it = enumerate(pages, start=1)
+    misses = 0  # blocks in a row where pyarrow took no page: after _GIVE_UP, stop asking it
+    pending, rows = [], 0  # pages of the open chunk (all fast so far) and their rows
+    slow = False  # True while the collector holds a part-filled chunk from add_page
+    while True:
+        block, error = _read(it)
+        segs = _parse_block(block) if misses < _GIVE_UP else [None] * len(block)
+        misses = misses + 1 if block and segs.count(None) == len(segs) else 0
+        for (position, page), seg in zip(block, segs):
+            if slow:
+                add_page(collector, position, page)
+                slow = collector.open_rows() > 0
+            elif seg is None:
+                for p, pg, _ in pending:
+                    add_page(collector, p, pg)
+                pending, rows = [], 0
+                add_page(collector, position, page)
+                slow = collector.open_rows() > 0
+            else:
+                pending.append((position, page, seg))
+                rows += seg[2] - seg[1]
+                if rows >= _parse.CHUNK_ROWS:
+                    _commit(collector, pending, add_page)
+                    pending, rows = [], 0
+        if error is not None:
+            raise error  # as the per-page loop would, after the pages before it (an open chunk is not typed)
+        if not block:
+            break
+    if pending:
+        _commit(collector, pending, add_page)
+
+
+def _read(it):
+    """The next block of (position, page), and the exception the iterator raised (or None)."""
+    block, size = [], 0
+    try:
+        for position, page in it:
+            block.append((position, page))
+            if isinstance(page, (bytes, bytearray, str)):
+                size += len(page)
+            if size >= BLOCK_BYTES or len(block) >= BLOCK_PAGES:
+                break
+    except Exception as exc:  # noqa: BLE001 - re-raised in order by feed
+        return block, exc
+    return block, None
+
+
+def _body(page):
+    """The page as bytes when it may go to pyarrow (ASCII JSON object on one line), else None."""
+    if page.__class__ is str:
+        if not page.isascii():
+            return None
+        page = page.encode("ascii")
+    elif page.__class__ is bytearray:
+        page = bytes(page)
+    elif page.__class__ is not bytes:
+        return None
+    if page[:1] != b"{" or page[-1:] != b"}":
+        return None
+    return page
+
+
+def _clean(body, newlines=False):
+    """Whether both parsers read ``body`` alike: ASCII, no escapes, no line breaks (unless ``newlines``)."""
+    return body.isascii() and b"\\" not in body and b"\r" not in body and (newlines or b"\n" not in body)
+
+
+def _parse_block(block):
+    """Per page of ``block``: (field arrays, first item, end item) of its items, or None (per-page path)."""
+    segs = [None] * len(block)
+    where, bodies = [], []
+    for i, (_, page) in enumerate(block):
+        body = _body(page)
+        if body is not None:
+            where.append(i)
+            bodies.append(body)
+    if not bodies:
+        return segs
+    if any(map(bytes.__contains__, bodies, repeat(b"\n"))):  # one body per line
+        keep = [k for k, b in enumerate(bodies) if b"\n" not in b]
+        where, bodies = [where[k] for k in keep], [bodies[k] for k in keep]
+    joined = b"\n".join(bodies)
+    if not _clean(joined, newlines=True):  # find the bodies that are not
+        keep = [k for k, b in enumerate(bodies) if _clean(b)]
+        where, bodies = [where[k] for k in keep], [bodies[k] for k in keep]
+        joined = b"\n".join(bodies)
+    if not bodies:
+        return segs
+    pa, pj, _, read, parse, item = _arrow()
+    try:
+        table = pj.read_json(pa.py_buffer(joined), read_options=read, parse_options=parse)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        return segs
+    del joined
+    data = table.column("data")
+    if table.num_rows != len(bodies) or data.type.value_type != item:
+        return segs  # a body that is not one object (or blank), or items with more fields
+    data = data.combine_chunks()
+    values = data.values
+    if values.null_count:
+        return segs  # an item that is null (the per-page path reports it)
+    offsets = np.asarray(data.offsets)
+    fields = [values.field(k) for k in range(len(_parse.FIELDS))]
+    valid = np.asarray(data.is_valid())
+    for k, i in enumerate(where):
+        if valid[k]:
+            segs[i] = (fields, int(offsets[k]), int(offsets[k + 1]))
+    return segs
+
+
+def _commit(collector, pending, add_page):
+    """Type the rows of a whole chunk's pages at once, or hand its pages to the per-page path."""
+    typed = _typed_chunk(collector, [seg for _, _, seg in pending])
+    if typed is None:
+        for position, page, _ in pending:
+            add_page(collector, position, page)
+    else:
+        collector.commit(*typed)
+
+
+def _concat(segs, k):
+    """Field ``k`` of the items of ``segs``, as one Arrow array."""
+    pa = _arrow()[0]
+    pieces, last = [], None
+    for fields, start, stop in segs:
+        if stop == start:
+            continue
+        if last is not None and last[0] is fields and last[2] == start:
+            last[2] = stop  # contiguous in the same block
+        else:
+            last = [fields, start, stop]
+            pieces.append(last)
+    arrays = [fields[k][start:stop] for fields, start, stop in pieces]
+    if len(arrays) == 1:
+        return arrays[0]
+    return pa.concat_arrays(arrays) if arrays else pa.array([], type=segs[0][0][k].type)
+
+
+def _strings(arr):
+    """(offsets int64 relative to the first value, data bytes as uint8) of a string array."""
+    buffers = arr.buffers()
+    off = np.frombuffer(buffers[1], np.int32)[arr.offset:arr.offset + len(arr) + 1].astype(np.int64)
+    data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.empty(0, np.uint8)
+    return off - off[0], data[off[0]:off[-1]]
+
+
+def _ints(arr, minimum):
+    """int64 values, or None when a value is null or below ``minimum`` (the per-page path reports those)."""
+    if arr.null_count:
+        return None
+    out = np.array(arr.to_numpy(zero_copy_only=False), dtype=np.int64)  # a copy: no Arrow buffer kept
+    if len(out) and out.min() < minimum:
+        return None
+    return out
+
+
+def _timestamps(arr):
+    """int64 ns (NAT for null), or None when a value would be reported as malformed.
+
+    The same steps as :func:`tlanalytics._parse.parse_timestamps` (vectorised
+    forms on the same rows, then the per-row parser), on the Arrow buffers.
+    """
+    n = len(arr)
+    off, data = _strings(arr)
+    starts, lens = off[:-1], np.diff(off)
+    is20 = lens == 20
+    if n and is20.all():
+        # As _parse._vectorised's first branch: every value 20 characters long.
+        sec, ok = _parse._zulu(data.reshape(n, 20))
+        ns, ok = _parse._seconds_to_ns(sec, 0, ok)
+    else:
+        ns, ok = np.full(n, _parse.NAT), np.zeros(n, bool)
+        rows = np.flatnonzero(is20)
+        if rows.size:
+            pa = _arrow()[0]
+            _, short = _strings(arr.filter(pa.array(is20)))  # the 20-character values, contiguous
+            sec, valid = _parse._zulu(short.reshape(rows.size, 20))
+            ns[rows], ok[rows] = _parse._seconds_to_ns(sec, 0, valid)
+        rows = np.flatnonzero(lens > 20)
+        if rows.size > _parse._FEW:
+            buf = np.concatenate([data, _ZEROS])
+            ns[rows], ok[rows] = _parse._other_forms(buf, starts[rows], lens[rows])
+    if ok.all():
+        return ns
+    null = np.asarray(arr.is_null()) if arr.null_count else np.zeros(n, bool)
+    for i in np.flatnonzero(~ok & ~null).tolist():
+        value, problem = _parse._parse_one(data[starts[i]:starts[i] + lens[i]].tobytes().decode("ascii"))
+        if problem is not None:
+            return None
+        ns[i] = value
+    return ns
+
+
+def _typed_chunk(collector, segs):
+    """(parts by field, status codes, rows) of a chunk when no value of it is malformed, else None.
+
+    Nothing in ``collector`` changes before every value has been checked.
+    """
+    pa, _, pc = _arrow()[:3]
+    n = sum(stop - start for _, start, stop in segs)
+    cols = [_concat(segs, k) for k in range(len(_parse.FIELDS))]
+    uid, status = cols[0], cols[1]
+    if uid.null_count or status.null_count:
+        return None
+    uid_off, uid_data = _strings(uid)
+    st_off, _ = _strings(status)
+    if n and ((np.diff(uid_off) == 0).any() or (np.diff(st_off) == 0).any()):
+        return None  # empty strings are reported
+    parts = {}
+    for (f, minimum), arr in zip(_parse._INTS, cols[2:5]):
+        parts[f] = _ints(arr, minimum)
+        if parts[f] is None:
+            return None
+    for f, arr in zip(("created_at", "expires_at"), cols[5:]):
+        parts[f] = _timestamps(arr)
+        if parts[f] is None:
+            return None
+    # Every value is good: now the collector's state may change.
+    if collector.arrow:
+        parts["upload_id"] = pa.Array.from_buffers(
+            pa.large_string(), n, [None, pa.py_buffer(uid_off), pa.py_buffer(uid_data.copy())])
+    else:
+        parts["upload_id"] = np.array(uid.to_pylist(), dtype=object) if n else np.empty(0, object)
+    codes = collector.codes.codes
+    known = pa.array(list(codes), type=pa.string())
+    idx = pc.index_in(status, value_set=known)
+    if idx.null_count:
+        # Unknown statuses get codes in order of first appearance, as StatusCodes.parse gives them.
+        for value in pc.unique(status.filter(pc.is_null(idx))).to_pylist():
+            codes.setdefault(value, len(codes))
+        idx = pc.index_in(status, value_set=pa.array(list(codes), type=pa.string()))
+    parts["status"] = np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int32)
+    return parts, n
