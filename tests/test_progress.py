@@ -219,13 +219,17 @@ def test_module_level_load_chunks(make_sim):
 
 
 def test_chunks_frame_keeps_unknown_statuses_and_types_bad_values_as_null():
-    from tlanalytics.client import _chunks_frame
+    from tlanalytics.errors import MalformedItemWarning
+    from tlanalytics.frame import chunks_frame as _chunks_frame
 
-    df = _chunks_frame([
-        {"index": 2, "status": "completed", "uploaded_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"},
-        {"index": 1, "status": "quarantined", "uploaded_at": None, "updated_at": "not a date", "error": "x"},
-        "not an object",
-    ])
+    with pytest.warns(MalformedItemWarning, match="2 chunk item"):
+        df = _chunks_frame([
+            {"index": 2, "status": "completed", "uploaded_at": "2026-01-01T00:00:00Z",
+             "updated_at": "2026-01-01T00:00:00Z"},
+            {"index": 1, "status": "quarantined", "uploaded_at": None, "updated_at": "not a date", "error": "x"},
+            "not an object",
+        ])
+    assert df.attrs["malformed_rows"] == 2
     assert df["index"].tolist()[:2] == [1, 2] and df["index"].isna().iloc[2]
     assert list(df["status"].cat.categories) == ["completed", "pending", "failed", "quarantined"]
     assert df["updated_at"].isna().tolist() == [True, False, True]

@@ -288,6 +288,7 @@ class _Transport:
         """
         attempts = self.max_retries + 1
         last = None  # (kind, status, code, api_message, detail, exc)
+        wait = 0.0  # set by every failed attempt before the next one
         for attempt in range(attempts):
             if attempt:
                 if op.cancel.wait(wait):

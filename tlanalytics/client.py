@@ -34,7 +34,6 @@ KEY_ENV_VARS = ("TWELVELABS_API_KEY", "TWELVE_LABS_API_KEY")
 BASE_URL_ENV_VAR = "TWELVELABS_BASE_URL"
 MAX_PAGE_LIMIT = 50
 _LIST = "/assets/multipart-uploads"
-CHUNK_STATUSES = ("completed", "pending", "failed")
 
 
 def _check_int(name, value, low, high=None):
@@ -660,7 +659,7 @@ class UploadsClient:
         for body in pages:
             for item in body.get("uploaded_chunks") or []:
                 items[_chunk_id(item) if _chunk_id(item) is not None else ("?", len(items))] = item
-        df = _chunks_frame(list(items.values()))
+        df = _frame.chunks_frame(list(items.values()))
         first = pages[0]
         df.attrs.update({k: first.get(k) for k in ("status", "chunks_completed", "chunks_failed", "chunks_pending",
                                                    "total_size", "uploaded_size", "created_at", "updated_at")})
@@ -683,25 +682,6 @@ def _union(walks):
                     seen.add(key)
                     out.append(item)
     return out
-
-
-def _chunks_frame(items):
-    """Type chunk items (pure): index, status, uploaded_at, updated_at, error; sorted by index."""
-    rows = [item if isinstance(item, dict) else {} for item in items]
-    df = pd.DataFrame({
-        "index": pd.array([_chunk_id(r) for r in rows], dtype="Int64"),
-        "status": pd.Series([r.get("status") if isinstance(r.get("status"), str) else None for r in rows], dtype=object),
-        "uploaded_at": pd.to_datetime(pd.Series([r.get("uploaded_at") for r in rows], dtype=object), utc=True,
-                                      errors="coerce", format="ISO8601"),
-        "updated_at": pd.to_datetime(pd.Series([r.get("updated_at") for r in rows], dtype=object), utc=True,
-                                     errors="coerce", format="ISO8601"),
-        "error": pd.array([r.get("error") if isinstance(r.get("error"), str) else None for r in rows], dtype="string"),
-    })
-    extra = sorted(set(df["status"].dropna()) - set(CHUNK_STATUSES))
-    df["status"] = df["status"].astype(pd.CategoricalDtype(list(CHUNK_STATUSES) + extra))
-    for col in ("uploaded_at", "updated_at"):
-        df[col] = df[col].astype("datetime64[ns, UTC]")
-    return df.sort_values("index", kind="stable", na_position="last").reset_index(drop=True)
 
 
 def _client(client, kwargs):

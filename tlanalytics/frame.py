@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from itertools import islice
 
 import numpy as np
@@ -25,10 +26,14 @@ import pandas as pd
 
 from . import _fastparse, _parse
 from ._parse import NAT
-from .errors import InvalidArgumentError, ResponseFormatError
-from .schema import EXPIRY_BUCKETS, SIZE_BUCKET_EDGES, SIZE_BUCKETS, STATUSES, columns, dtype_of
+from .errors import InvalidArgumentError, MalformedItemWarning, ResponseFormatError
+from .schema import SIZE_BUCKET_EDGES, STATUSES, columns, dtype_of
 
-__all__ = ["build_frame", "frame_from_pages", "empty_frame", "recompute", "join_progress"]
+__all__ = ["build_frame", "frame_from_pages", "empty_frame", "recompute", "join_progress", "chunks_frame",
+           "CHUNK_STATUSES"]
+
+#: Documented chunk statuses; unknown values are kept as extra categories.
+CHUNK_STATUSES = ("completed", "pending", "failed")
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +230,6 @@ def join_progress(df, statuses, *, as_of=None, strict=False,
     uids = listing["upload_id"].to_numpy(dtype=object, na_value=None)
     bodies = [_ABSENT if u is None else statuses.get(u, _ABSENT) for u in uids]
     problems = _parse.Problems(strict, what="status body")
-    rows = range(len(bodies))
     has = np.array([isinstance(b, dict) for b in bodies], dtype=bool)
     for i in np.flatnonzero(~has).tolist():
         if bodies[i] is not None and bodies[i] is not _ABSENT:
@@ -490,3 +494,66 @@ def _delta(value, name):
     if td is pd.NaT:
         raise InvalidArgumentError(f"The value for `{name}` must be a duration, but {value!r} was passed.")
     return td
+
+
+def chunks_frame(items):
+    """Type the ``uploaded_chunks`` items of a session's status pages.
+
+    Columns: ``index`` (Int64), ``status`` (categorical over completed,
+    pending, failed, unknown values kept as extra categories), ``uploaded_at``
+    and ``updated_at`` (``datetime64[ns, UTC]``) and ``error`` (string), sorted
+    by index. A value of the wrong type or a timestamp that does not parse
+    becomes null; such rows are counted in ``attrs["malformed_rows"]`` and
+    announced by one :class:`~tlanalytics.errors.MalformedItemWarning`.
+
+    Parameters
+    ----------
+    items : iterable of dict
+        Chunk items as the status endpoint returns them.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> chunks_frame([{"index": 2, "status": "pending"}, {"index": 1, "status": "completed",
+    ...                "uploaded_at": "2026-01-01T00:00:00Z"}])["index"].tolist()
+    [1, 2]
+    """
+    rows = [item if isinstance(item, dict) else None for item in items]
+    bad = [r is None for r in rows]
+    rows = [r or {} for r in rows]
+
+    def pick(key, ok):
+        values = []
+        for i, r in enumerate(rows):
+            value = r.get(key)
+            if value is not None and not ok(value):
+                bad[i], value = True, None
+            values.append(value)
+        return values
+
+    def stamps(key):
+        raw = pd.Series(pick(key, lambda v: isinstance(v, str)), dtype=object)
+        parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
+        for i in np.flatnonzero(parsed.isna().to_numpy() & raw.notna().to_numpy()):
+            bad[i] = True
+        return parsed.astype("datetime64[ns, UTC]")
+
+    df = pd.DataFrame({
+        "index": pd.array(pick("index", lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)),
+                          dtype="Int64"),
+        "status": pd.Series(pick("status", lambda v: isinstance(v, str)), dtype=object),
+        "uploaded_at": stamps("uploaded_at"),
+        "updated_at": stamps("updated_at"),
+        "error": pd.array(pick("error", lambda v: isinstance(v, str)), dtype="string"),
+    })
+    extra = sorted(set(df["status"].dropna()) - set(CHUNK_STATUSES))
+    df["status"] = df["status"].astype(pd.CategoricalDtype(list(CHUNK_STATUSES) + extra))
+    df = df.sort_values("index", kind="stable", na_position="last").reset_index(drop=True)
+    df.attrs["malformed_rows"] = int(sum(bad))
+    if any(bad):
+        warnings.warn(f"{sum(bad)} chunk item(s) broke the documented shape; they were kept with nulls where a value "
+                      f"was bad.", MalformedItemWarning, stacklevel=_parse._outside_stacklevel())
+    return df
