@@ -8,6 +8,7 @@ them and adds the derived columns. Requests go through one pooled
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import numbers
@@ -684,16 +685,19 @@ def _union(walks):
     return out
 
 
+@contextlib.contextmanager
 def _client(client, kwargs):
-    """The given client, or a new one from ``kwargs`` (and whether to close it)."""
+    """The given client, or a new one from ``kwargs`` that is closed afterwards."""
     if client is not None:
         if kwargs:
             raise InvalidArgumentError(f"Pass either `client` or client options, not both; got {sorted(kwargs)}.")
         if not isinstance(client, UploadsClient):
             raise InvalidArgumentError(
                 f"The value for `client` must be an UploadsClient or None, but {type(client).__name__} was passed.")
-        return client, False
-    return UploadsClient(**kwargs), True
+        yield client
+        return
+    with UploadsClient(**kwargs) as owned:
+        yield owned
 
 
 def load_uploads(api_key=None, *, base_url=None, page_limit=50, max_workers=8, timeout=(3.05, 30), max_retries=5,
@@ -786,12 +790,8 @@ def add_progress(df, client=None, **client_kwargs):
     --------
     >>> df = add_progress(load_uploads())  # doctest: +SKIP
     """
-    client, owned = _client(client, client_kwargs)
-    try:
+    with _client(client, client_kwargs) as client:
         return client.add_progress(df)
-    finally:
-        if owned:
-            client.close()
 
 
 def load_chunks(upload_id, client=None, **client_kwargs):
@@ -821,9 +821,5 @@ def load_chunks(upload_id, client=None, **client_kwargs):
     --------
     >>> chunks = load_chunks("507f1f77bcf86cd799439011")  # doctest: +SKIP
     """
-    client, owned = _client(client, client_kwargs)
-    try:
+    with _client(client, client_kwargs) as client:
         return client.load_chunks(upload_id)
-    finally:
-        if owned:
-            client.close()
