@@ -47,6 +47,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -388,14 +389,20 @@ def _check(args):
 
 def _simulate(args):
     """``simulate``: serve a simulator in the foreground until interrupted."""
-    from .simulator import Simulator, generate_uploads, serve_forever
+    from .simulator import Simulator, generate_uploads
 
     uploads = None if args.uploads is None else generate_uploads(args.uploads, seed=args.seed)
     if args.latency < 0:
         raise _Failure(f"--latency must be >= 0 milliseconds, but {args.latency:g} was given", EXIT_USAGE)
     sim = Simulator(uploads, port=args.port, latency=args.latency / 1000)
     try:
-        serve_forever(sim, out=sys.stdout)
+        with sim:
+            _out(f"Simulator serving {len(sim.sessions())} sessions at {sim.base_url}")
+            _out(f"  export TWELVELABS_BASE_URL={sim.base_url}")
+            _out(f"  export TWELVELABS_API_KEY={sim.api_key}")
+            _out("Press Ctrl+C to stop.")
+            while True:
+                time.sleep(3600)
     except KeyboardInterrupt:  # Ctrl+C (or SIGTERM) is how it is meant to stop, even while starting
         pass
     except OSError as exc:

@@ -418,17 +418,3 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, payload, headers, truncate=fault == "truncate", content_type=content_type)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
-
-
-def serve_forever(sim, *, out):
-    """Run ``sim`` in the foreground until interrupted (the CLI's ``simulate``)."""
-    with sim:
-        print(f"Simulator serving {len(sim.sessions())} sessions at {sim.base_url}", file=out)
-        print(f"  export TWELVELABS_BASE_URL={sim.base_url}", file=out)
-        print(f"  export TWELVELABS_API_KEY={sim.api_key}", file=out)
-        print("Press Ctrl+C to stop.", file=out, flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
