@@ -98,7 +98,8 @@ def test_help_lists_commands_and_exit_codes():
 
 
 @pytest.mark.parametrize("args", [["check", "--max-expiring", "-1"], ["fetch", "-o", "uploads.txt"], [],
-                                  ["summary", "--as-of", "yesterday-ish"], ["summary", "--demo", "--base-url", "x"],
+                                  ["summary", "--as-of", "yesterday-ish"], ["summary", "--as-of", "9999-01-01"],
+                                  ["summary", "--demo", "--base-url", "x"],
                                   ["summary", "--api-key", "x"]])
 def test_usage_errors_are_one_line_and_exit_2(args, tmp_path):
     one_error_line(run(*args, cwd=tmp_path), 2)

@@ -30,7 +30,7 @@ import math
 import random
 import threading
 import time
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.util.retry import Retry
@@ -38,6 +38,7 @@ from urllib3.util.retry import Retry
 from . import __version__
 from .errors import (APIError, AuthenticationError, BadRequestError, InsecureTransportError, InvalidArgumentError,
                      NotFoundError, RateLimitError, ResponseFormatError, ServerError, TransportError)
+from .keys import redact
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +89,6 @@ def check_base_url(base_url):
     return base_url.strip().rstrip("/")
 
 
-def redact(text, key):
-    """``text`` with the key, raw or URL-encoded, replaced by ``***``."""
-    if text is None or not key:
-        return text
-    for form in {key, quote(key, safe=""), quote_plus(key), quote(key)}:
-        text = text.replace(form, "***")
-    return text
-
-
 def is_loopback(host):
     """True for ``localhost``, 127.0.0.0/8 and ::1."""
     host = host.strip("[]").rstrip(".").lower()
@@ -106,18 +98,6 @@ def is_loopback(host):
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def check_key(key):
-    """Strip surrounding whitespace; refuse keys that cannot go in a header (never echoing them)."""
-    if not isinstance(key, str):
-        raise InvalidArgumentError(
-            f"The value for `api_key` must be a string, but an object of type {type(key).__name__} was passed.")
-    key = key.strip()
-    if not key or not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
-        raise InvalidArgumentError("The value for `api_key` must be a non-empty string of printable ASCII characters "
-                                   "without spaces; copy the key again (the value is not shown here).")
-    return key
 
 
 class _Concurrency:

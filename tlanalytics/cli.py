@@ -53,12 +53,12 @@ import warnings
 from pathlib import Path
 
 from . import __version__
+from .keys import key_from_env, redact
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_API, EXIT_FILE = 0, 1, 2, 3, 4, 5
 EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 70, 130, 141
-_KEY_ENV_VARS = ("TWELVELABS_API_KEY", "TWELVE_LABS_API_KEY")
 _FORMATS = (".csv", ".parquet", ".jsonl")
 _EPILOG = """\
 The API key is read from TWELVELABS_API_KEY (or TWELVE_LABS_API_KEY) only;
@@ -136,16 +136,14 @@ def _bytes(text):
 
 def _timestamp(text):
     """argparse type: an ISO 8601 moment as a UTC Timestamp (naive means UTC)."""
-    import pandas as pd
+    from .errors import InvalidArgumentError
+    from .validate import as_of
 
     try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        ts = pd.NaT
-    if ts is pd.NaT:
-        raise argparse.ArgumentTypeError(f"must be an ISO 8601 timestamp such as 2025-12-01T10:00:00Z, "
-                                         f"but {text!r} was given")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return as_of(text)
+    except InvalidArgumentError:
+        raise argparse.ArgumentTypeError(f"must be an ISO 8601 timestamp between the years 1677 and 2262 such as "
+                                         f"2025-12-01T10:00:00Z, but {text!r} was given") from None
 
 
 def _output_file(text):
@@ -224,16 +222,9 @@ def _parser():
 
 # --- output helpers -------------------------------------------------------------------
 
-def _secrets():
-    """The API keys set in the environment (to redact; never to print)."""
-    return [v.strip() for v in (os.environ.get(n, "") for n in _KEY_ENV_VARS) if len(v.strip()) >= 4]
-
-
 def _redact(text):
     """``text`` with any API key from the environment replaced (a safety net: none should be there)."""
-    for secret in _secrets():
-        text = text.replace(secret, "<hidden>")
-    return text
+    return redact(text, mark="<hidden>")
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -286,7 +277,7 @@ def _load(args):
             df = load_uploads(sim.api_key, base_url=sim.base_url, **options)
         df.attrs["demo"] = True
         return df
-    if not any(os.environ.get(n, "").strip() for n in _KEY_ENV_VARS):
+    if key_from_env() is None:
         raise _Failure(f"no API key: set TWELVELABS_API_KEY (or TWELVE_LABS_API_KEY) in the environment, "
                        f"or try `tlanalytics {args.command} --demo` to use built-in sample data", EXIT_CONFIG)
     return load_uploads(None, base_url=args.base_url, **options)

@@ -23,63 +23,18 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import frame as _frame
-from ._http import Op, _Transport, check_base_url, check_key
+from ._http import Op, _Transport, check_base_url
 from .errors import ConfigurationError, InconsistentListingWarning, InvalidArgumentError, NotFoundError
+from .keys import BASE_URL_ENV_VAR, check_key, key_from_env
+from .validate import as_of as _sanitize_as_of, check_int, check_number, check_timeout
 
 __all__ = ["UploadsClient", "load_uploads", "add_progress", "load_chunks"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.twelvelabs.io/v1.3"
-KEY_ENV_VARS = ("TWELVELABS_API_KEY", "TWELVE_LABS_API_KEY")
-BASE_URL_ENV_VAR = "TWELVELABS_BASE_URL"
 MAX_PAGE_LIMIT = 50
 _LIST = "/assets/multipart-uploads"
-
-
-def _check_int(name, value, low, high=None):
-    """Seaborn-style check of an integer argument."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low or (high and value > high):
-        rule = f"an integer from {low} to {high}" if high else f"an integer of at least {low}"
-        raise InvalidArgumentError(f"The value for `{name}` must be {rule}, but {value!r} was passed.")
-    return int(value)
-
-
-def _check_number(name, value, *, positive=True, allow_none=False):
-    if value is None and allow_none:
-        return None
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or (value <= 0 if positive else value < 0):
-        rule = "a positive number" if positive else "a number of at least 0"
-        raise InvalidArgumentError(f"The value for `{name}` must be {rule}{' or None' if allow_none else ''}, "
-                                   f"but {value!r} was passed.")
-    return float(value)
-
-
-def _check_timeout(value):
-    values = value if isinstance(value, tuple) else (value,)
-    try:
-        if len(values) not in (1, 2):
-            raise InvalidArgumentError("")
-        checked = tuple(_check_number("timeout", v) for v in values)
-    except InvalidArgumentError:
-        raise InvalidArgumentError("The value for `timeout` must be a positive number of seconds or a (connect, read) "
-                                   f"pair of them, but {value!r} was passed.") from None
-    return checked if isinstance(value, tuple) else checked[0]
-
-
-def _as_of(value):
-    """A tz-aware UTC Timestamp; None means now."""
-    if value is None:
-        return pd.Timestamp.now(tz="UTC")
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        ts = pd.NaT
-    if ts is pd.NaT:
-        raise InvalidArgumentError(f"The value for `as_of` must be a datetime, Timestamp or ISO 8601 string, "
-                                   f"but {value!r} was passed.")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _int_or_none(value):
@@ -287,7 +242,7 @@ class UploadsClient:
                  max_retries=5, backoff=0.5, backoff_max=30.0, max_retry_after=60.0, max_rate=None, max_passes=4,
                  progress=True, session=None, strict=False):
         if api_key is None:
-            api_key = next((os.environ[v] for v in KEY_ENV_VARS if os.environ.get(v, "").strip()), None)
+            api_key = key_from_env()
         if api_key is None:
             raise ConfigurationError(
                 "No API key: pass `api_key=` or set the TWELVELABS_API_KEY environment variable "
@@ -297,9 +252,9 @@ class UploadsClient:
         if base_url is None:
             base_url = os.environ.get(BASE_URL_ENV_VAR, "").strip() or DEFAULT_BASE_URL
         self.base_url = check_base_url(base_url)
-        self.page_limit = _check_int("page_limit", page_limit, 1, MAX_PAGE_LIMIT)
-        self.max_workers = _check_int("max_workers", max_workers, 1)
-        self.max_passes = _check_int("max_passes", max_passes, 1)
+        self.page_limit = check_int("page_limit", page_limit, 1, MAX_PAGE_LIMIT)
+        self.max_workers = check_int("max_workers", max_workers, 1)
+        self.max_passes = check_int("max_passes", max_passes, 1)
         self.progress, self.strict = bool(progress), bool(strict)
         if session is not None and not isinstance(session, requests.Session):
             raise InvalidArgumentError(
@@ -311,12 +266,12 @@ class UploadsClient:
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self._transport = _Transport(
-            key=key, session=session, timeout=_check_timeout(timeout),
-            max_retries=_check_int("max_retries", max_retries, 0),
-            backoff=_check_number("backoff", backoff, positive=False),
-            backoff_max=_check_number("backoff_max", backoff_max, positive=False),
-            max_retry_after=_check_number("max_retry_after", max_retry_after, positive=False),
-            max_workers=self.max_workers, max_rate=_check_number("max_rate", max_rate, allow_none=True))
+            key=key, session=session, timeout=check_timeout(timeout),
+            max_retries=check_int("max_retries", max_retries, 0),
+            backoff=check_number("backoff", backoff, positive=False),
+            backoff_max=check_number("backoff_max", backoff_max, positive=False),
+            max_retry_after=check_number("max_retry_after", max_retry_after, positive=False),
+            max_workers=self.max_workers, max_rate=check_number("max_rate", max_rate, allow_none=True))
         self._pool = None
 
     # -- plumbing --------------------------------------------------------
@@ -504,7 +459,7 @@ class UploadsClient:
         return self._load(as_of=as_of, with_progress=with_progress, stacklevel=3)
 
     def _load(self, *, as_of, with_progress, stacklevel):
-        as_of = _as_of(as_of)
+        as_of = _sanitize_as_of(as_of)
         op = Op()
         walks, hint, consistent = [], None, False
         bar = _progress_bar(self.progress, total=None, unit="page", desc="Listing uploads")

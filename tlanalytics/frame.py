@@ -28,6 +28,7 @@ from . import _fastparse, _parse
 from ._parse import NAT
 from .errors import InvalidArgumentError, MalformedItemWarning, ResponseFormatError
 from .schema import SIZE_BUCKET_EDGES, STATUSES, columns, dtype_of
+from .validate import as_of as _as_of, duration as _delta
 
 __all__ = ["build_frame", "frame_from_pages", "empty_frame", "recompute", "join_progress", "chunks_frame",
            "CHUNK_STATUSES"]
@@ -467,33 +468,6 @@ def _datetimes(ns):
 def _timedeltas(ns):
     """A timedelta array of int64 nanoseconds (NAT -> NaT)."""
     return pd.array(np.asarray(ns, np.int64).view("timedelta64[ns]"))
-
-
-def _as_of(value):
-    """``as_of`` as a tz-aware UTC nanosecond Timestamp; None means now, naive means UTC."""
-    if value is None:
-        return pd.Timestamp.now(tz="UTC").as_unit("ns")
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(
-            f"The value for `as_of` must be a timestamp (Timestamp, datetime or ISO 8601 string), "
-            f"but {value!r} was passed.") from exc
-    if ts is pd.NaT:
-        raise InvalidArgumentError(f"The value for `as_of` must be a timestamp, but {value!r} was passed.")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.as_unit("ns")
-
-
-def _delta(value, name):
-    """A Timedelta argument, checked."""
-    try:
-        td = pd.Timedelta(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"The value for `{name}` must be a duration, but {value!r} was passed.") from exc
-    if td is pd.NaT:
-        raise InvalidArgumentError(f"The value for `{name}` must be a duration, but {value!r} was passed.")
-    return td
 
 
 def chunks_frame(items):

@@ -23,6 +23,7 @@ from matplotlib.patches import Patch
 from ._units import format_bytes, format_duration, format_utc
 from .errors import InvalidArgumentError
 from .schema import STATUSES, columns
+from .validate import as_of as sanitize_as_of
 
 __all__ = [
     "STATUS_COLORS", "status_color", "plot_size_distribution", "plot_chunk_configurations",
@@ -139,8 +140,7 @@ def _as_of(df):
         as_of = both.iloc[0] if len(both) else None
     if as_of is None or pd.isna(as_of):
         return None
-    as_of = pd.Timestamp(as_of)
-    return as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    return sanitize_as_of(as_of)
 
 
 def _status_groups(status):

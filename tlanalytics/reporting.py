@@ -34,6 +34,7 @@ from . import __version__
 from ._units import NA_TEXT, format_bytes, format_duration, format_utc
 from .errors import InvalidArgumentError
 from .schema import STATUSES
+from .validate import as_of as sanitize_as_of
 
 __all__ = ["summarize", "report", "EXPIRY_WINDOWS"]
 
@@ -168,8 +169,7 @@ def summarize(df, *, now=None):
 
 def _utc(ts):
     """A moment as a UTC Timestamp (naive means UTC)."""
-    ts = pd.Timestamp(ts)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return sanitize_as_of(ts, name="now")
 
 
 def _kpi_rows(kpis, *, exact=True):

@@ -28,13 +28,13 @@ import pandas as pd
 from ._units import format_bytes, format_duration, format_utc
 from .errors import InvalidArgumentError
 from .filters import _PROGRESS_COLUMNS, _fail, filter_uploads
+from .keys import redact
 from .schema import STATUSES
 
 __all__ = ["explore", "Explorer"]
 
 log = logging.getLogger(__name__)
 
-_KEY_ENV_VARS = ("TWELVELABS_API_KEY", "TWELVE_LABS_API_KEY")
 
 _TABLE_COLUMNS = ("upload_id", "status", "total_size", "chunk_size", "total_chunks", "created_at", "expires_at",
                   "time_to_expiry", "uploaded_size", "progress", "stalled", "at_risk")
@@ -113,10 +113,7 @@ def _secrets(source):
 
 def _scrub(text, secrets):
     """``text`` with every key (given or in the environment) replaced by ``***``."""
-    env = [os.environ.get(v, "").strip() for v in _KEY_ENV_VARS]
-    for secret in [*secrets, *(e for e in env if len(e) >= 4)]:
-        text = text.replace(secret, "***")
-    return text
+    return redact(text, *secrets)
 
 
 def _download_html(path, rows, inline_limit):

@@ -1,0 +1,107 @@
+"""Argument checks shared by every module: one helper per kind of input.
+
+Inputs are sanitised once, at the edge (pandas-datareader's
+``_sanitize_dates`` is the model): the loader, :func:`tlanalytics.recompute`
+and the CLI turn ``as_of`` into a UTC Timestamp here, and the views read
+``df.attrs["as_of"]`` instead of normalising it again. Messages follow
+seaborn's form: "The value for `x` must be ..., but 'y' was passed."
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import pandas as pd
+
+from .errors import InvalidArgumentError
+
+__all__ = ["as_of", "check_int", "check_number", "check_timeout", "duration"]
+
+
+def as_of(value=None, *, name="as_of"):
+    """Normalise a moment to a tz-aware UTC ``Timestamp`` in nanoseconds.
+
+    Parameters
+    ----------
+    value : datetime, Timestamp, str, numpy.datetime64 or None
+        The moment; None means now, a naive value means UTC.
+    name : str, default "as_of"
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    pandas.Timestamp
+        tz-aware (UTC), unit ``ns``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``value`` is not a moment, or lies outside what a nanosecond timestamp
+        holds (years 1677 to 2262), such as ``9999-01-01``.
+
+    Examples
+    --------
+    >>> as_of("2025-12-01T10:00:00+01:00")
+    Timestamp('2025-12-01 09:00:00+0000', tz='UTC')
+    """
+    if value is None:
+        return pd.Timestamp.now(tz="UTC").as_unit("ns")
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError, OverflowError):
+        ts = pd.NaT
+    if ts is pd.NaT:
+        raise InvalidArgumentError(f"The value for `{name}` must be a datetime, Timestamp or ISO 8601 "
+                                   f"string such as 2025-12-01T10:00:00Z, but {value!r} was passed.")
+    try:
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return ts.as_unit("ns")
+    except (ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
+        raise InvalidArgumentError(f"The value for `{name}` must lie between the years 1677 and 2262, "
+                                   f"but {value!r} was passed.") from None
+
+
+def duration(value, name):
+    """A ``Timedelta`` argument, checked; raises :class:`InvalidArgumentError` naming ``name``."""
+    try:
+        td = pd.Timedelta(value)
+    except (TypeError, ValueError, OverflowError):
+        td = pd.NaT
+    if td is pd.NaT:
+        raise InvalidArgumentError(f"The value for `{name}` must be a duration, but {value!r} was passed.")
+    return td
+
+
+def check_int(name, value, low, high=None):
+    """An integer argument in ``[low, high]`` (no upper bound when ``high`` is None), as ``int``."""
+    bad = isinstance(value, bool) or not isinstance(value, numbers.Integral)
+    if bad or value < low or (high is not None and value > high):
+        rule = f"an integer from {low} to {high}" if high is not None else f"an integer of at least {low}"
+        raise InvalidArgumentError(f"The value for `{name}` must be {rule}, but {value!r} was passed.")
+    return int(value)
+
+
+def check_number(name, value, *, positive=True, allow_none=False):
+    """A finite real argument, positive (or at least 0), as ``float``; None passes when ``allow_none``."""
+    if value is None and allow_none:
+        return None
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (value <= 0 if positive else value < 0):
+        rule = "a positive number" if positive else "a number of at least 0"
+        raise InvalidArgumentError(f"The value for `{name}` must be {rule}{' or None' if allow_none else ''}, "
+                                   f"but {value!r} was passed.")
+    return float(value)
+
+
+def check_timeout(value):
+    """A positive number of seconds, or a ``(connect, read)`` pair of them."""
+    values = value if isinstance(value, tuple) else (value,)
+    try:
+        if len(values) not in (1, 2):
+            raise InvalidArgumentError("")
+        checked = tuple(check_number("timeout", v) for v in values)
+    except InvalidArgumentError:
+        raise InvalidArgumentError("The value for `timeout` must be a positive number of seconds or a (connect, read) "
+                                   f"pair of them, but {value!r} was passed.") from None
+    return checked if isinstance(value, tuple) else checked[0]
