@@ -1,0 +1,276 @@
+"""``tlanalytics dashboard``: the explorer served by Voilà, driven in headless Chromium.
+
+One server (``python -m tlanalytics dashboard --demo``, a real subprocess on
+loopback, with a canary API key in its environment) serves the whole module;
+each browser test opens its own page, hence its own kernel. Expected figures
+come from the same demo data, loaded here through the simulator and counted
+with plain pandas.
+"""
+
+import contextlib
+import csv
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+import _browser
+from tlanalytics import dashboard
+from tlanalytics.client import load_uploads
+from tlanalytics.schema import STATUSES
+from tlanalytics.simulator import Simulator
+
+CANARY = "tlcanary_dash_5e1f0a9b77c24d3e"
+ROOT = Path(__file__).resolve().parents[1]
+READY = re.compile(r"Dashboard serving at (\S+)")
+STARTUP_TIMEOUT = 90
+NUMBER = re.compile(r"\d[\d,]*")
+
+
+def env_with(**extra):
+    """The environment without the developer's key or base URL, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TWELVELABS_API_KEY", "TWELVE_LABS_API_KEY", "TWELVELABS_BASE_URL")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env.update(MPLBACKEND="Agg", PYTHONWARNINGS="", **extra)
+    return env
+
+
+class Server:
+    """``python -m tlanalytics dashboard ARGS`` in the background; stdout and stderr go to files."""
+
+    def __init__(self, folder, *args, env):
+        self.out, self.err = Path(folder) / "stdout.txt", Path(folder) / "stderr.txt"
+        with open(self.out, "w") as out, open(self.err, "w") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tlanalytics", "dashboard", *map(str, args)],
+                                         stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=folder)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not READY.search(self.out.read_text()):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"the dashboard did not start: {self.err.read_text()[-2000:]}")
+            time.sleep(0.1)
+        self.url = READY.search(self.out.read_text()).group(1)
+
+    def stop(self, sig=signal.SIGINT):
+        """Stop it as Ctrl+C does; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode
+
+    def logs(self):
+        return self.out.read_text() + self.err.read_text()
+
+
+def run(*args, env=None, timeout=60):
+    """``python -m tlanalytics dashboard ARGS`` to completion."""
+    return subprocess.run([sys.executable, "-m", "tlanalytics", "dashboard", *map(str, args)], capture_output=True,
+                          text=True, env=env or env_with(), timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def one_error_line(proc, code):
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tlanalytics: error: "), proc.stderr
+    return lines[0]
+
+
+# --- without a browser -----------------------------------------------------------------
+
+def test_without_voila_says_what_to_install(tmp_path):
+    shim = tmp_path / "shim" / "voila"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ImportError('voila is broken here')\n")
+    env = env_with()
+    env["PYTHONPATH"] = os.pathsep.join([str(shim.parent), env["PYTHONPATH"]])
+    line = one_error_line(run("--demo", "--port", 0, env=env), 3)
+    assert 'pip install "tlanalytics[dashboard]"' in line
+
+
+def test_store_without_history_support_is_a_clear_error(tmp_path):
+    import tlanalytics
+
+    line = one_error_line(run("--demo", "--store", tmp_path), 3)
+    if "load_history" in tlanalytics.__all__:  # once snapshot history exists, a missing folder is the error
+        line = one_error_line(run("--demo", "--store", tmp_path / "nowhere"), 3)
+        assert "no such folder" in line
+    else:
+        assert "--store" in line and "history" in line
+
+
+def test_port_in_use_and_no_key_are_configuration_errors():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        line = one_error_line(run("--demo", "--port", sock.getsockname()[1]), 3)
+        assert f"127.0.0.1:{sock.getsockname()[1]}" in line
+    assert "TWELVELABS_API_KEY" in one_error_line(run("--port", 0), 3)
+
+
+def test_settings_and_hosts():
+    assert dashboard.settings({}) == dashboard.DashboardSettings()
+    cfg = dashboard.DashboardSettings(demo=True, workers=3, store="/x")
+    import dataclasses
+    import json
+
+    assert dashboard.settings({dashboard.ENV_VAR: json.dumps(dataclasses.asdict(cfg))}) == cfg
+    with pytest.raises(dashboard.ConfigurationError, match="TLANALYTICS_DASHBOARD"):
+        dashboard.settings({dashboard.ENV_VAR: '{"api_key": "x"}'})
+    assert [dashboard.is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "10.1.2.3", "example.org")] \
+        == [True, True, True, False, False, False]
+    assert dashboard.page_url("::", 8, "t") == "http://[::]:8/?token=t"
+
+
+def test_off_loopback_the_page_needs_the_token_and_the_key_never_shows(tmp_path):
+    """A real (not demo) load from a loopback simulator whose key is the canary; served on 0.0.0.0."""
+    with Simulator(api_key=CANARY) as sim:
+        server = Server(tmp_path, "--base-url", sim.base_url, "--host", "0.0.0.0", "--port", 0,
+                        env=env_with(TWELVELABS_API_KEY=CANARY))
+        try:
+            token = re.search(r"token=([\w-]+)", server.url).group(1)
+            base = re.sub(r"//[^/]+/", f"//127.0.0.1:{server.url.split(':')[2].split('/')[0]}/", server.url)
+            base = base.split("?")[0]
+            denied = requests.get(base, timeout=30, allow_redirects=False)
+            assert denied.status_code in (302, 403) and "sessions" not in denied.text
+            page = requests.get(f"{base}?token={token}", timeout=120)
+            assert page.status_code == 200
+            assert "application/vnd.jupyter.widget-view+json" in page.text  # the explorer ran in the kernel
+            assert f"{len(sim.sessions()):,}" in page.text
+            assert CANARY not in page.text
+            assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+            assert sim.requests > 0  # loaded through the API path, with the canary key
+        finally:
+            code = server.stop()
+    assert code == 0
+    logs = server.logs()
+    assert logs.count(token) == 1 and "Traceback" not in logs and CANARY not in logs
+
+
+# --- in headless Chromium ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo():
+    """The demo sessions, as the page's kernel loads them."""
+    with Simulator() as sim:
+        return load_uploads(sim.api_key, base_url=sim.base_url, progress=False)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if _browser.missing() and not os.environ.get("CI"):
+        pytest.skip(_browser.missing())
+    folder = tmp_path_factory.mktemp("dashboard")
+    srv = Server(folder, "--demo", "--port", dashboard.free_port(), env=env_with(TWELVELABS_API_KEY=CANARY))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(server, tmp_path_factory):
+    reason = _browser.missing()
+    if reason:
+        pytest.fail(f"the browser test must run in CI: {reason}")
+    downloads = tmp_path_factory.mktemp("downloads")
+    with _browser.chromium(tmp_path_factory.mktemp("chromium-profile"), loopback=True, downloads=downloads) as d:
+        d.downloads = downloads
+        yield d
+
+
+@contextlib.contextmanager
+def screenshot_on_failure(driver, tmp_path, name):
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            _browser.screenshot(driver, tmp_path / f"{name}-failure.png", height=1400)
+        raise
+
+
+def wait(driver, condition, timeout=60):
+    """Wait until ``condition`` (a script returning a truthy value, or a callable of the driver) holds."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    check = condition if callable(condition) else (lambda d: d.execute_script(condition))
+    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(check)
+
+
+SUMMARY = "return (Array.from(document.querySelectorAll('.widget-html-content')).find(e => e.textContent.trim()) " \
+          "|| {textContent: ''}).textContent"
+PLOT = "return Array.from(document.querySelectorAll('.widget-output img')).filter(" \
+       "i => i.complete && i.naturalWidth > 0 && i.offsetParent !== null).length"
+
+
+def open_page(driver, url):
+    """Open the dashboard in the current tab and wait until the explorer shows a plot."""
+    driver.get(url)
+    wait(driver, PLOT)
+    return summary(driver)
+
+
+def summary(driver):
+    return driver.execute_script(SUMMARY)
+
+
+def numbers(text):
+    return [int(n.replace(",", "")) for n in NUMBER.findall(text)]
+
+
+def select_only(driver, label, value):
+    """Select only the option of the multi-select labelled ``label`` whose text starts with ``value``."""
+    from selenium.webdriver.common.by import By
+
+    box = driver.find_element(By.XPATH, f"//label[normalize-space()='{label}']/following-sibling::select")
+    next(o for o in box.find_elements(By.TAG_NAME, "option") if o.text.startswith(value + "\u00a0")
+         or o.text.startswith(value + " ")).click()
+
+
+def change_summary(driver, before, action):
+    action()
+    wait(driver, lambda d: summary(d) != before, timeout=30)
+    return summary(driver)
+
+
+@pytest.fixture(scope="module")
+def first_page(server, browser, tmp_path_factory):
+    """The page of the first tab, opened once: (summary text, seconds to open)."""
+    _browser.requested_urls(browser)  # drop what the browser fetched on its own before
+    start = time.monotonic()
+    text = open_page(browser, server.url)
+    return text, time.monotonic() - start
+
+
+def test_page_loads_without_errors(server, browser, first_page, demo, tmp_path):
+    text, _ = first_page
+    with screenshot_on_failure(browser, tmp_path, "load"):
+        body = browser.execute_script("return document.body.innerText")
+        assert "Error displaying widget" not in body and "Traceback" not in body
+        assert numbers(text)[:2] == [len(demo), len(demo)]
+        assert browser.execute_script(PLOT) >= 1
+        severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert severe == []
+        shot = _browser.screenshot(browser, tmp_path / "dashboard.png", height=900)
+        import matplotlib.image
+
+        assert matplotlib.image.imread(shot).std() > 0.05
+
+
+def test_status_filter_changes_the_summary(browser, first_page, demo, tmp_path):
+    before = summary(browser)
+    counts = demo["status"].astype("object").value_counts()
+    status = next(s for s in STATUSES if counts.get(s, 0) and counts[s] not in numbers(before))
+    with screenshot_on_failure(browser, tmp_path, "status"):
+        after = change_summary(browser, before, lambda: select_only(browser, "Status", status))
+        assert counts[status] in numbers(after) and len(demo) in numbers(after)
