@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 
@@ -274,3 +275,136 @@ def test_status_filter_changes_the_summary(browser, first_page, demo, tmp_path):
     with screenshot_on_failure(browser, tmp_path, "status"):
         after = change_summary(browser, before, lambda: select_only(browser, "Status", status))
         assert counts[status] in numbers(after) and len(demo) in numbers(after)
+
+
+def selected(driver, label):
+    """The values (text before the count) selected in the multi-select labelled ``label``."""
+    texts = driver.execute_script(
+        "const l = Array.from(document.querySelectorAll('label')).find(e => e.textContent.trim() === arguments[0]);"
+        "return Array.from(l.parentElement.querySelector('select').selectedOptions).map(o => o.textContent);", label)
+    return [t.replace("\u00a0", " ").rsplit(" (", 1)[0] for t in texts]
+
+
+def size_bounds(driver):
+    """The (low, high) bytes of the File size slider, read from its readout (binary units)."""
+    from tlanalytics._units import format_bytes
+
+    stops = {format_bytes(0): 0, **{format_bytes(2 ** k): 2 ** k for k in range(64)}}
+    text = driver.execute_script(
+        "const l = Array.from(document.querySelectorAll('label')).find(e => e.textContent.trim() === 'File size');"
+        "return l.parentElement.querySelector('.widget-readout').textContent.trim();")
+    low, high = text.split("-")
+    return stops[low.strip()], stops[high.strip()]
+
+
+def filtered(demo, driver):
+    """The demo sessions passing the filters the page shows (status and file size), in plain pandas."""
+    df = demo
+    statuses = selected(driver, "Status")
+    if statuses:
+        df = df[df["status"].astype("object").isin(statuses)]
+    low, high = size_bounds(driver)
+    if (low, high) != (0, 2 ** int(demo["total_size"].max() - 1).bit_length()):
+        df = df[(df["total_size"] >= low) & (df["total_size"] <= high)]
+    return df
+
+
+def test_size_filter_changes_the_summary(browser, first_page, demo, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    before = summary(browser)
+    with screenshot_on_failure(browser, tmp_path, "size"):
+        handle = browser.find_element(By.XPATH, "//label[normalize-space()='File size']/..//*[contains(@class, "
+                                                "'noUi-handle-upper')]")
+        handle.send_keys(*[Keys.ARROW_LEFT] * 4)  # four stops down: each key press is one change
+        wait(browser, lambda d: size_bounds(d)[1] <= demo["total_size"].max() / 8, timeout=30)
+        # the kernel answers each step in turn: wait for the summary of the last one
+        wait(browser, lambda d: len(filtered(demo, d)) in numbers(summary(d)), timeout=30)
+        after, expected = summary(browser), filtered(demo, browser)
+        assert after != before and len(demo) in numbers(after)
+        assert 0 < len(expected) < (demo["status"].astype("object").isin(selected(browser, "Status"))).sum()
+
+
+def test_table_tab_lists_the_most_urgent_sessions(browser, first_page, demo, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    with screenshot_on_failure(browser, tmp_path, "table"):
+        tab = next(t for t in browser.find_elements(By.CSS_SELECTOR, ".lm-TabBar-tab") if t.text.strip() == "Table")
+        tab.click()
+        rows = wait(browser, "const t = Array.from(document.querySelectorAll('.widget-output table'))"
+                             ".find(t => t.offsetParent !== null); if (!t) return null;"
+                             "const head = Array.from(t.tHead.rows[0].cells).map(c => c.textContent.trim());"
+                             "return Array.from(t.tBodies[0].rows).map(r => r.cells[head.indexOf('upload_id')]"
+                             ".textContent.trim());")
+        column = browser.execute_script(
+            "const l = Array.from(document.querySelectorAll('label')).find(e => e.textContent.trim() === 'Sort by');"
+            "return l.parentElement.querySelector('select').value;")
+        ascending = browser.find_element(By.CSS_SELECTOR, ".widget-toggle-button.mod-active").text == "ascending"
+        df = filtered(demo, browser).set_index("upload_id")
+        assert column == "time_to_expiry" and ascending  # most urgent first
+        assert len(rows) == min(20, len(df)) and set(rows) <= set(df.index)
+        # The kernel loaded the sample a moment apart from this test, and the simulator re-anchors timestamps to
+        # whole seconds, so equal-looking moments may differ by a second: compare with that slack.
+        slack = pd.Timedelta(seconds=1)
+        shown = df.loc[rows, "expires_at"]
+        assert (shown.diff().dropna() >= -slack).all()  # in order
+        assert shown.max() <= df.drop(index=rows)["expires_at"].min() + slack  # and no more urgent one left out
+
+
+def test_export_downloads_the_filtered_rows(browser, first_page, demo, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    with screenshot_on_failure(browser, tmp_path, "export"):
+        expected = filtered(demo, browser)
+        button = next(b for b in browser.find_elements(By.CSS_SELECTOR, "button") if "Export CSV" in b.text)
+        button.click()
+        link = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "a[download]"), timeout=30)[0]
+        name = link.get_attribute("download")
+        link.click()
+        path = Path(browser.downloads) / name
+        wait(browser, lambda d: path.exists() and not Path(str(path) + ".crdownload").exists(), timeout=30)
+        data = path.read_bytes()
+        assert CANARY.encode() not in data
+        with open(path, newline="", encoding="utf-8") as fh:
+            ids = [row["upload_id"] for row in csv.DictReader(fh)]
+        assert len(ids) == len(expected) > 0 and set(ids) == set(expected["upload_id"])
+
+
+def test_second_tab_has_its_own_state(server, browser, first_page, demo, tmp_path):
+    first, filtered_summary = browser.current_window_handle, summary(browser)
+    assert numbers(filtered_summary)[:2] != [len(demo), len(demo)]  # the first tab is filtered
+    browser.switch_to.new_window("tab")
+    try:
+        with screenshot_on_failure(browser, tmp_path, "second-tab"):
+            fresh = open_page(browser, server.url)
+            assert numbers(fresh)[:2] == [len(demo), len(demo)] and selected(browser, "Status") == []
+            counts = demo["status"].astype("object").value_counts()
+            status = next(s for s in STATUSES if counts.get(s, 0) and counts[s] not in numbers(fresh)
+                          and counts[s] not in numbers(filtered_summary))
+            after = change_summary(browser, fresh, lambda: select_only(browser, "Status", status))
+            assert counts[status] in numbers(after)
+    finally:
+        browser.close()
+        browser.switch_to.window(first)
+    assert summary(browser) == filtered_summary
+
+
+def test_every_request_goes_to_the_dashboard(server, browser, first_page):
+    origin = server.url.rstrip("/")
+    urls = _browser.requested_urls(browser)
+    assert any(u.startswith(origin.replace("http", "ws", 1)) for u in urls)  # the kernel's websocket
+    assert any("/voila/static/" in u for u in urls)
+    foreign = [u for u in urls if not u.startswith((origin + "/", origin.replace("http", "ws", 1) + "/", "data:",
+                                                    "blob:"))]
+    assert foreign == []
+    assert CANARY not in browser.page_source
+
+
+def test_ctrl_c_stops_the_server_cleanly(server):
+    children = [int(p) for p in Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()]
+    assert server.stop(signal.SIGINT) == 0
+    logs = server.logs()
+    assert "Traceback" not in logs and CANARY not in logs
+    time.sleep(1)
+    assert [p for p in children if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()] == []
