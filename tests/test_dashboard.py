@@ -26,6 +26,7 @@ import requests
 import _browser
 from tlanalytics import dashboard
 from tlanalytics.client import load_uploads
+from tlanalytics.errors import ConfigurationError
 from tlanalytics.schema import STATUSES
 from tlanalytics.simulator import Simulator
 
@@ -104,11 +105,10 @@ def test_without_voila_says_what_to_install(tmp_path):
 def test_store_without_history_support_is_a_clear_error(tmp_path):
     import tlanalytics
 
-    line = one_error_line(run("--demo", "--store", tmp_path), 3)
     if "load_history" in tlanalytics.__all__:  # once snapshot history exists, a missing folder is the error
-        line = one_error_line(run("--demo", "--store", tmp_path / "nowhere"), 3)
-        assert "no such folder" in line
+        assert "no such folder" in one_error_line(run("--demo", "--store", tmp_path / "nowhere"), 3)
     else:
+        line = one_error_line(run("--demo", "--store", tmp_path), 3)
         assert "--store" in line and "history" in line
 
 
@@ -128,7 +128,7 @@ def test_settings_and_hosts():
     import json
 
     assert dashboard.settings({dashboard.ENV_VAR: json.dumps(dataclasses.asdict(cfg))}) == cfg
-    with pytest.raises(dashboard.ConfigurationError, match="TLANALYTICS_DASHBOARD"):
+    with pytest.raises(ConfigurationError, match="TLANALYTICS_DASHBOARD"):
         dashboard.settings({dashboard.ENV_VAR: '{"api_key": "x"}'})
     assert [dashboard.is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "10.1.2.3", "example.org")] \
         == [True, True, True, False, False, False]
@@ -148,11 +148,11 @@ def test_off_loopback_the_page_needs_the_token_and_the_key_never_shows(tmp_path)
             assert denied.status_code in (302, 403) and "sessions" not in denied.text
             page = requests.get(f"{base}?token={token}", timeout=120)
             assert page.status_code == 200
-            assert "application/vnd.jupyter.widget-view+json" in page.text  # the explorer ran in the kernel
-            assert f"{len(sim.sessions()):,}" in page.text
+            # the cell ran to its end (the explorer is displayed) after reading every page with the canary key
+            assert "application/vnd.jupyter.widget-view+json" in page.text
+            assert sim.requests >= len(sim.sessions()) // 50
             assert CANARY not in page.text
             assert "default-src 'self'" in page.headers["Content-Security-Policy"]
-            assert sim.requests > 0  # loaded through the API path, with the canary key
         finally:
             code = server.stop()
     assert code == 0
@@ -174,6 +174,7 @@ def server(tmp_path_factory):
     if _browser.missing() and not os.environ.get("CI"):
         pytest.skip(_browser.missing())
     folder = tmp_path_factory.mktemp("dashboard")
+    (folder / "private.png").write_bytes(b"\x89PNG not to be served")  # in the folder it was started from
     srv = Server(folder, "--demo", "--port", dashboard.free_port(), env=env_with(TWELVELABS_API_KEY=CANARY))
     yield srv
     srv.stop()
@@ -332,16 +333,19 @@ def test_table_tab_lists_the_most_urgent_sessions(browser, first_page, demo, tmp
     with screenshot_on_failure(browser, tmp_path, "table"):
         tab = next(t for t in browser.find_elements(By.CSS_SELECTOR, ".lm-TabBar-tab") if t.text.strip() == "Table")
         tab.click()
-        rows = wait(browser, "const t = Array.from(document.querySelectorAll('.widget-output table'))"
-                             ".find(t => t.offsetParent !== null); if (!t) return null;"
-                             "const head = Array.from(t.tHead.rows[0].cells).map(c => c.textContent.trim());"
-                             "return Array.from(t.tBodies[0].rows).map(r => r.cells[head.indexOf('upload_id')]"
-                             ".textContent.trim());")
+        df = filtered(demo, browser).set_index("upload_id")
+        table = ("const t = Array.from(document.querySelectorAll('.widget-output table'))"
+                 ".find(t => t.offsetParent !== null); if (!t) return null;"
+                 "const head = Array.from(t.tHead.rows[0].cells).map(c => c.textContent.trim());"
+                 "return Array.from(t.tBodies[0].rows).map(r => r.cells[head.indexOf('upload_id')].textContent.trim());")
+        # the kernel redraws the table after the summary: wait for the one of the current filters
+        rows = wait(browser, lambda d: (lambda r: r if r and set(r) <= set(df.index) else None)(
+            d.execute_script(table)), timeout=30)
         column = browser.execute_script(
             "const l = Array.from(document.querySelectorAll('label')).find(e => e.textContent.trim() === 'Sort by');"
             "return l.parentElement.querySelector('select').value;")
         ascending = browser.find_element(By.CSS_SELECTOR, ".widget-toggle-button.mod-active").text == "ascending"
-        df = filtered(demo, browser).set_index("upload_id")
+        _browser.screenshot(browser, tmp_path / "dashboard-table.png", height=1400)
         assert column == "time_to_expiry" and ascending  # most urgent first
         assert len(rows) == min(20, len(df)) and set(rows) <= set(df.index)
         # The kernel loaded the sample a moment apart from this test, and the simulator re-anchors timestamps to
@@ -399,6 +403,12 @@ def test_every_request_goes_to_the_dashboard(server, browser, first_page):
                                                     "blob:"))]
     assert foreign == []
     assert CANARY not in browser.page_source
+
+
+def test_no_file_of_the_working_folder_is_served(server):
+    for path in ("voila/files/private.png", "private.png", "voila/files/dashboard.ipynb"):
+        answer = requests.get(server.url + path, timeout=30)
+        assert answer.status_code in (403, 404) and b"not to be served" not in answer.content, path
 
 
 def test_ctrl_c_stops_the_server_cleanly(server):

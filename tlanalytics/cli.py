@@ -420,7 +420,6 @@ def _dashboard(args):
     """``dashboard``: serve the explorer as a web page until interrupted."""
     from . import dashboard
 
-    dashboard.require_voila()
     if args.store is not None:
         dashboard.require_history()
         if not Path(args.store).is_dir():

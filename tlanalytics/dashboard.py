@@ -269,14 +269,14 @@ def serve(cfg=None, *, host="127.0.0.1", port=8866, token=None, on_ready=None, d
     >>> serve(DashboardSettings(demo=True), port=0, on_ready=print)  # doctest: +SKIP
     http://127.0.0.1:40123/
     """
+    cfg = cfg or DashboardSettings()
+    port = free_port(host) if port == 0 else port
+    _check_port(host, port)  # before the slow import of Voilà
     require_voila()
     from tornado.ioloop import IOLoop
     from traitlets.config import Config
     from voila.app import Voila
 
-    cfg = cfg or DashboardSettings()
-    port = free_port(host) if port == 0 else port
-    _check_port(host, port)
     exports = tempfile.mkdtemp(prefix="tlanalytics-dashboard-")
     cfg = dataclasses.replace(cfg, export_dir=cfg.export_dir or exports)
     jupyter_path = os.pathsep.join(p for p in (str(TEMPLATES), os.environ.get("JUPYTER_PATH")) if p)
