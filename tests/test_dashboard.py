@@ -153,11 +153,17 @@ def test_off_loopback_the_page_needs_the_token_and_the_key_never_shows(tmp_path)
             assert sim.requests >= len(sim.sessions()) // 50
             assert CANARY not in page.text
             assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+            assert "Traceback" not in server.logs()
+            sim.api_key = "tlsim_another_key"  # now the canary is rejected: the page says so, without the key
+            page = requests.get(f"{base}?token={token}", timeout=120)
+            assert "Could not load the upload sessions" in page.text and "api_key_invalid" in page.text
+            assert "widget-view" not in page.text and CANARY not in page.text
+            failed = server.logs().count("Traceback")  # the server logs the cell's error, for its operator
         finally:
             code = server.stop()
     assert code == 0
     logs = server.logs()
-    assert logs.count(token) == 1 and "Traceback" not in logs and CANARY not in logs
+    assert logs.count(token) == 1 and logs.count("Traceback") == failed and CANARY not in logs
 
 
 # --- in headless Chromium ------------------------------------------------------------------
@@ -413,6 +419,7 @@ def test_no_file_of_the_working_folder_is_served(server):
 
 def test_ctrl_c_stops_the_server_cleanly(server):
     children = [int(p) for p in Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()]
+    assert children  # the kernel of the page still open in the browser
     assert server.stop(signal.SIGINT) == 0
     logs = server.logs()
     assert "Traceback" not in logs and CANARY not in logs

@@ -91,6 +91,47 @@ class DashboardSettings:
         return functools.partial(_load, self)
 
 
+def load(cfg, *, progress=False):
+    """The sessions for a page, or, when they cannot be loaded, the reason shown in the page.
+
+    Parameters
+    ----------
+    cfg : DashboardSettings
+        What to load.
+    progress : bool, default False
+        Show a progress bar while loading.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The sessions.
+
+    Raises
+    ------
+    TLAnalyticsError
+        Re-raised (so Voilà stops the page) after its one-line message was
+        displayed in the page: a rejected key, an unreachable API. The
+        message never holds the key.
+
+    Examples
+    --------
+    >>> df = load(DashboardSettings(demo=True))  # doctest: +SKIP
+    """
+    from .errors import TLAnalyticsError
+
+    try:
+        return _load(cfg, progress=progress)
+    except TLAnalyticsError as exc:
+        import html
+
+        from IPython.display import HTML, display
+
+        log.error("The dashboard could not load the sessions: %s", exc)
+        display(HTML(f"<p class='tlanalytics-error' style='color:#b00020'><b>Could not load the upload sessions."
+                     f"</b> {html.escape(str(exc))}</p>"))
+        raise
+
+
 def _load(cfg, progress=None):
     """The sessions as ``cfg`` describes them; the key comes from the environment."""
     from .client import load_uploads
