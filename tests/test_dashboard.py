@@ -135,35 +135,42 @@ def test_settings_and_hosts():
     assert dashboard.page_url("::", 8, "t") == "http://[::]:8/?token=t"
 
 
-def test_off_loopback_the_page_needs_the_token_and_the_key_never_shows(tmp_path):
+def kernels(server):
+    """Process ids of the server's kernels (its child processes)."""
+    pid = server.proc.pid
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_off_loopback_the_page_needs_the_token_and_the_key_never_shows(browser, tmp_path):
     """A real (not demo) load from a loopback simulator whose key is the canary; served on 0.0.0.0."""
     with Simulator(api_key=CANARY) as sim:
         server = Server(tmp_path, "--base-url", sim.base_url, "--host", "0.0.0.0", "--port", 0,
                         env=env_with(TWELVELABS_API_KEY=CANARY))
         try:
             token = re.search(r"token=([\w-]+)", server.url).group(1)
-            base = re.sub(r"//[^/]+/", f"//127.0.0.1:{server.url.split(':')[2].split('/')[0]}/", server.url)
-            base = base.split("?")[0]
+            base = f"http://127.0.0.1:{server.url.split(':')[2].split('/')[0]}/"
             denied = requests.get(base, timeout=30, allow_redirects=False)
             assert denied.status_code in (302, 403) and "sessions" not in denied.text
-            page = requests.get(f"{base}?token={token}", timeout=120)
-            assert page.status_code == 200
-            # the cell ran to its end (the explorer is displayed) after reading every page with the canary key
-            assert "application/vnd.jupyter.widget-view+json" in page.text
-            assert sim.requests >= len(sim.sessions()) // 50
-            assert CANARY not in page.text
-            assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+            with screenshot_on_failure(browser, tmp_path, "token"):
+                open_page(browser, f"{base}?token={token}")  # the explorer shows: websocket and all got in
+                assert sim.requests >= len(sim.sessions()) // 50  # read every page, with the canary key
+                assert CANARY not in browser.page_source
+                assert len(kernels(server)) == 1
+                browser.get("about:blank")  # leaving the page shuts its kernel down (a POST, behind the token)
+                wait(browser, lambda d: not kernels(server), timeout=30)
             assert "Traceback" not in server.logs()
             sim.api_key = "tlsim_another_key"  # now the canary is rejected: the page says so, without the key
             page = requests.get(f"{base}?token={token}", timeout=120)
             assert "Could not load the upload sessions" in page.text and "api_key_invalid" in page.text
             assert "widget-view" not in page.text and CANARY not in page.text
+            assert "default-src 'self'" in page.headers["Content-Security-Policy"]
             failed = server.logs().count("Traceback")  # the server logs the cell's error, for its operator
         finally:
             code = server.stop()
     assert code == 0
     logs = server.logs()
     assert logs.count(token) == 1 and logs.count("Traceback") == failed and CANARY not in logs
+    assert "WARNING" not in logs
 
 
 # --- in headless Chromium ------------------------------------------------------------------
@@ -254,7 +261,8 @@ def change_summary(driver, before, action):
 @pytest.fixture(scope="module")
 def first_page(server, browser, tmp_path_factory):
     """The page of the first tab, opened once: (summary text, seconds to open)."""
-    _browser.requested_urls(browser)  # drop what the browser fetched on its own before
+    _browser.requested_urls(browser)  # drop what the browser fetched before (on its own, or other tests)
+    browser.get_log("browser")
     start = time.monotonic()
     text = open_page(browser, server.url)
     return text, time.monotonic() - start
@@ -418,7 +426,7 @@ def test_no_file_of_the_working_folder_is_served(server):
 
 
 def test_ctrl_c_stops_the_server_cleanly(server):
-    children = [int(p) for p in Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()]
+    children = kernels(server)
     assert children  # the kernel of the page still open in the browser
     assert server.stop(signal.SIGINT) == 0
     logs = server.logs()

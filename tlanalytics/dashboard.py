@@ -242,8 +242,16 @@ def _voila_config(host, port, token, debug):
         "Voila": {
             "ip": host, "port": port, "port_retries": 0, "open_browser": False, "token": token or None,
             "root_dir": str(TEMPLATES), "log_level": "DEBUG" if debug else "ERROR", "config_file_paths": [],
-            "tornado_settings": {"headers": {"Content-Security-Policy": _CSP, "Referrer-Policy": "no-referrer",
-                                             "X-Content-Type-Options": "nosniff"}},
+            "tornado_settings": {
+                "headers": {"Content-Security-Policy": _CSP, "Referrer-Policy": "no-referrer",
+                            "X-Content-Type-Options": "nosniff"},
+                # jupyter_server's default (3 pings) exceeds tornado's limit and makes it warn at every visit
+                "ws_ping_timeout": 30_000,
+                # Voilà 0.5's page sends no _xsrf with the POST that shuts its kernel down when the page is left;
+                # behind a token that POST would fail (403) and leave the kernel running. It names a random
+                # kernel id, so another site could not forge it anyway.
+                "disable_check_xsrf": bool(token),
+            },
         },
         "VoilaConfiguration": {
             "template": "tlanalytics", "strip_sources": True, "show_tracebacks": False,
