@@ -164,12 +164,11 @@ def test_off_loopback_the_page_needs_the_token_and_the_key_never_shows(browser, 
             assert "Could not load the upload sessions" in page.text and "api_key_invalid" in page.text
             assert "widget-view" not in page.text and CANARY not in page.text
             assert "default-src 'self'" in page.headers["Content-Security-Policy"]
-            failed = server.logs().count("Traceback")  # the server logs the cell's error, for its operator
         finally:
             code = server.stop()
     assert code == 0
     logs = server.logs()
-    assert logs.count(token) == 1 and logs.count("Traceback") == failed and CANARY not in logs
+    assert logs.count(token) == 1 and "Traceback" not in logs and CANARY not in logs
     assert "WARNING" not in logs
 
 

@@ -92,7 +92,7 @@ class DashboardSettings:
 
 
 def load(cfg, *, progress=False):
-    """The sessions for a page, or, when they cannot be loaded, the reason shown in the page.
+    """The sessions for a page; when they cannot be loaded, None, and the page says why.
 
     Parameters
     ----------
@@ -103,15 +103,10 @@ def load(cfg, *, progress=False):
 
     Returns
     -------
-    pandas.DataFrame
-        The sessions.
-
-    Raises
-    ------
-    TLAnalyticsError
-        Re-raised (so Voilà stops the page) after its one-line message was
-        displayed in the page: a rejected key, an unreachable API. The
-        message never holds the key.
+    pandas.DataFrame or None
+        The sessions; None after a :class:`~tlanalytics.errors.TLAnalyticsError`
+        (a rejected key, an unreachable API), whose one-line message is then
+        displayed in the page and logged. Messages never hold the key.
 
     Examples
     --------
@@ -129,7 +124,7 @@ def load(cfg, *, progress=False):
         log.error("The dashboard could not load the sessions: %s", exc)
         display(HTML(f"<p class='tlanalytics-error' style='color:#b00020'><b>Could not load the upload sessions."
                      f"</b> {html.escape(str(exc))}</p>"))
-        raise
+        return None
 
 
 def _load(cfg, progress=None):
