@@ -446,7 +446,8 @@ def _dashboard(args):
     return EXIT_OK
 
 
-_COMMANDS = {"dashboard": _dashboard, "fetch": _fetch, "summary": _summary, "report": _report, "check": _check, "simulate": _simulate}
+_COMMANDS = {"fetch": _fetch, "summary": _summary, "report": _report, "check": _check, "simulate": _simulate}
+_COMMANDS["dashboard"] = _dashboard
 
 
 # --- errors and main ---------------------------------------------------------------------

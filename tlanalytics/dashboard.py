@@ -2,8 +2,8 @@
 
 Voilà runs a notebook (``templates/dashboard.ipynb``, shipped with the
 package) in a fresh kernel for every page visit and serves its widgets as an
-application, with the code hidden. The notebook is three lines that read
-:func:`settings` and open :func:`tlanalytics.explore`; the kernel loads the
+application, with the code hidden. The notebook is a few lines that read
+:func:`settings`, :func:`load` the sessions and open :func:`tlanalytics.explore`; the kernel loads the
 sessions itself (the demo simulator, or the API with the key from the
 environment), so the key never travels to the page.
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .errors import ConfigurationError
 
-__all__ = ["DashboardSettings", "settings", "serve", "NOTEBOOK"]
+__all__ = ["DashboardSettings", "settings", "load", "serve", "NOTEBOOK"]
 
 log = logging.getLogger(__name__)
 
