@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -350,7 +349,8 @@ def test_table_tab_lists_the_most_urgent_sessions(browser, first_page, demo, tmp
         table = ("const t = Array.from(document.querySelectorAll('.widget-output table'))"
                  ".find(t => t.offsetParent !== null); if (!t) return null;"
                  "const head = Array.from(t.tHead.rows[0].cells).map(c => c.textContent.trim());"
-                 "return Array.from(t.tBodies[0].rows).map(r => r.cells[head.indexOf('upload_id')].textContent.trim());")
+                 "return Array.from(t.tBodies[0].rows)"
+                 ".map(r => r.cells[head.indexOf('upload_id')].textContent.trim());")
         # the kernel redraws the table after the summary: wait for the one of the current filters
         rows = wait(browser, lambda d: (lambda r: r if r and set(r) <= set(df.index) else None)(
             d.execute_script(table)), timeout=30)
@@ -432,5 +432,14 @@ def test_ctrl_c_stops_the_server_cleanly(server):
     assert server.stop(signal.SIGINT) == 0
     logs = server.logs()
     assert "Traceback" not in logs and CANARY not in logs
-    time.sleep(1)
-    assert [p for p in children if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()] == []
+    deadline = time.monotonic() + 10
+    while any(map(alive, children)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(alive, children))  # the kernels stopped with the server
+
+
+def alive(pid):
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
