@@ -1,4 +1,4 @@
-"""Headless Chromium for the report tests: selenium driving Debian's chromium + chromedriver.
+"""Headless Chromium for the report and dashboard tests: selenium driving Debian's chromium + chromedriver.
 
 Why selenium rather than raw CDP over ``--remote-debugging-port``: CDP needs a
 WebSocket client (not in the standard library) and hand-written waiting for
@@ -6,7 +6,10 @@ page loads; selenium brings both, and with the driver path given explicitly
 it never runs Selenium Manager, so nothing is downloaded. The browser is
 started with networking features off and a proxy that points at a closed
 loopback port, so even a stray external URL could not be fetched; the report
-is opened from a ``file://`` URL.
+is opened from a ``file://`` URL. The dashboard tests let loopback through
+(the page is served there), record every request the page makes (the
+``performance`` log: HTTP requests and websockets) and send downloads to a
+folder of the test's.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-us
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
         "--disable-extensions", "--disable-default-apps", "--hide-scrollbars",
         # Any request that is not a file:// or data: URL would go to a closed port on loopback and fail.
-        "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>")
+        "--proxy-server=http://127.0.0.1:9")
+NO_LOOPBACK = "--proxy-bypass-list=<-loopback>"  # loopback too goes to the closed port
 
 # What the page reports about itself once loaded.
 _INSPECT = """
@@ -53,21 +57,31 @@ def missing():
 
 
 @contextlib.contextmanager
-def chromium(profile_dir):
-    """A headless Chromium WebDriver with a fresh profile in ``profile_dir``; quit on exit."""
+def chromium(profile_dir, *, loopback=False, downloads=None):
+    """A headless Chromium WebDriver with a fresh profile in ``profile_dir``; quit on exit.
+
+    ``loopback=True`` lets the browser reach servers on loopback (every other
+    address still goes to the closed proxy) and records the network log
+    (:func:`requested_urls`); ``downloads`` is the folder downloads are saved to.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ARGS:
+    for arg in ARGS + (() if loopback else (NO_LOOPBACK,)):
         options.add_argument(arg)
     options.add_argument(f"--user-data-dir={profile_dir}")
     options.add_argument("--window-size=1280,900")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", **({"performance": "ALL"} if loopback else {})})
+    if downloads is not None:
+        options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                                  "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         driver.set_page_load_timeout(30)
+        if downloads is not None:
+            driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
         yield driver
     finally:
         driver.quit()
@@ -89,6 +103,22 @@ def inspect(driver, path):
     page = driver.execute_script(_INSPECT)
     page["console"] = driver.get_log("browser")
     return page
+
+
+def requested_urls(driver):
+    """Every URL the browser asked for since the last call (HTTP requests and websockets), from the
+    ``performance`` log of a driver made with ``loopback=True``."""
+    import json
+
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(params["request"]["url"])
+        elif message.get("method") == "Network.webSocketCreated":
+            urls.append(params["url"])
+    return urls
 
 
 def screenshot(driver, path, *, height):

@@ -7,6 +7,7 @@ Subcommands::
     tlanalytics report [-o DIR]            # DIR/uploads.csv (+ sidecar), report.html, overview.png
     tlanalytics check [--max-expiring N] [--within HOURS] [--max-failed N] [--max-stuck-bytes BYTES]
     tlanalytics simulate [--port N] [--uploads N] [--seed S] [--latency MS]
+    tlanalytics dashboard [--store DIR] [--port N] [--host HOST]   # the explorer as a web page (Voilà)
 
 fetch, summary, report and check read the account of the key in
 ``TWELVELABS_API_KEY`` (or ``TWELVE_LABS_API_KEY``); no option takes the key,
@@ -69,11 +70,11 @@ exit codes:
   0    success (check: every threshold held)
   1    check: a threshold was crossed
   2    usage error
-  3    configuration error (no API key, bad or insecure base URL, missing pyarrow, port in use)
+  3    configuration error (no API key, bad or insecure base URL, missing pyarrow or voila, port in use)
   4    API error (key rejected, rate limits / server errors / timeouts after every retry)
   5    file error (an output could not be written)
   70   internal error (run again with --debug and report the traceback)
-  130  interrupted (simulate exits 0 when stopped with Ctrl+C)
+  130  interrupted (simulate and dashboard exit 0 when stopped with Ctrl+C)
   141  stdout closed early (e.g. piped into head)
 """
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
@@ -217,6 +218,11 @@ def _parser():
     p.add_argument("--seed", type=int, default=0, help="seed of the generated sessions (default: 0)")
     p.add_argument("--latency", type=float, default=0.0, metavar="MS", help="milliseconds added to every request")
     p.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs on stderr")
+    p = add("dashboard", "Serve the explorer as a web page (Voilà) until Ctrl+C.", parents=[common])
+    p.add_argument("--store", metavar="DIR", help="snapshot-history folder to show in the page")
+    p.add_argument("--port", type=_count, default=8866, help="port to listen on; 0 picks a free one (default: 8866)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to listen on (default: 127.0.0.1); off loopback the URL carries a token")
     return parser
 
 
@@ -401,7 +407,38 @@ def _simulate(args):
     return EXIT_OK
 
 
+def _dashboard(args):
+    """``dashboard``: serve the explorer as a web page until interrupted."""
+    from . import dashboard
+
+    if args.store is not None:
+        dashboard.require_history()
+        if not Path(args.store).is_dir():
+            raise _Failure(f"--store {args.store}: no such folder", EXIT_CONFIG)
+    if not args.demo and not any(os.environ.get(n, "").strip() for n in _KEY_ENV_VARS):
+        raise _Failure("no API key: set TWELVELABS_API_KEY (or TWELVE_LABS_API_KEY) in the environment, "
+                       "or try `tlanalytics dashboard --demo` to use built-in sample data", EXIT_CONFIG)
+    cfg = dashboard.DashboardSettings(
+        demo=args.demo, base_url=args.base_url, workers=args.workers, with_progress=args.with_progress,
+        as_of=None if args.as_of is None else args.as_of.isoformat(), store=args.store,
+        progress_bars=not args.no_progress)
+    token = None if dashboard.is_loopback(args.host) else dashboard.new_token()
+
+    def ready(url):
+        _out(f"Dashboard serving at {url}")
+        if token:
+            _out("  The token in this URL is the only way in; it is not printed again.")
+        _out("Press Ctrl+C to stop.")
+
+    try:
+        dashboard.serve(cfg, host=args.host, port=args.port, token=token, on_ready=ready, debug=args.debug)
+    except KeyboardInterrupt:  # Ctrl+C (or SIGTERM) is how it is meant to stop
+        pass
+    return EXIT_OK
+
+
 _COMMANDS = {"fetch": _fetch, "summary": _summary, "report": _report, "check": _check, "simulate": _simulate}
+_COMMANDS["dashboard"] = _dashboard
 
 
 # --- errors and main ---------------------------------------------------------------------

@@ -1,0 +1,102 @@
+"""How long ``tlanalytics dashboard --demo`` takes to start and to show the explorer (issue 14).
+
+Each run starts ``python -m tlanalytics dashboard --demo --port <free>`` as a
+fresh subprocess and measures, from the moment it is launched:
+
+- *URL printed*: the command printed its URL (the server listens);
+- *page shown*: headless Chromium (already running) opened the URL and the
+  explorer shows its summary and a plot (a new kernel loaded the sample of
+  3,000 sessions from the in-kernel simulator and built the widgets).
+
+It also reports the CPU seconds the server and its kernels used per run
+(``RUSAGE_CHILDREN`` of this process once the server exited; Chromium is not
+counted) and the load average before the run: on a shared machine the wall
+times follow the load, the CPU seconds much less.
+
+Target: the page shows within 10 s on the demo data.
+
+Run from the repository root: ``python benchmarks/bench_dashboard.py [--runs 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import _browser  # noqa: E402
+from _common import machine, markdown_table  # noqa: E402
+from tlanalytics.dashboard import free_port  # noqa: E402
+
+READY = re.compile(r"Dashboard serving at (\S+)")
+SHOWN = ("return Array.from(document.querySelectorAll('.widget-output img')).some(i => i.complete && "
+         "i.naturalWidth > 0) && Array.from(document.querySelectorAll('.widget-html-content'))"
+         ".some(e => / of [\\d,]+ sessions/.test(e.textContent))")
+
+
+def _cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def one_run(driver, extra, folder):
+    """Seconds from launch to URL printed and to page shown, CPU seconds of the server, load average."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+               MPLBACKEND="Agg")
+    env.pop("TWELVELABS_API_KEY", None)
+    out = Path(folder) / "stdout.txt"
+    load, cpu = os.getloadavg()[0], _cpu()
+    with open(out, "w") as fh:
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "tlanalytics", "dashboard", "--demo", "--port",
+                                 str(free_port()), *extra], stdout=fh, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL, env=env)
+    try:
+        while not READY.search(out.read_text()):
+            if proc.poll() is not None or time.perf_counter() - start > 120:
+                raise RuntimeError("the dashboard did not start")
+            time.sleep(0.02)
+        printed = time.perf_counter() - start
+        driver.get(READY.search(out.read_text()).group(1))
+        WebDriverWait(driver, 120, poll_frequency=0.05).until(lambda d: d.execute_script(SHOWN))
+        shown = time.perf_counter() - start
+        driver.get("about:blank")  # leave the page: Voilà shuts its kernel down
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+    return printed, shown, _cpu() - cpu, load
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder, _browser.chromium(Path(folder) / "profile", loopback=True) as d:
+        for label, extra in (("`--demo`", []), ("`--demo --with-progress`", ["--with-progress"])):
+            runs = [one_run(d, extra, folder) for _ in range(args.runs)]
+            printed, shown, cpu, load = zip(*runs)
+            rows.append((label, args.runs, f"{statistics.median(printed):.2f}", f"{statistics.median(shown):.2f}",
+                         f"{min(shown):.2f} / {max(shown):.2f}", f"{statistics.median(cpu):.1f}",
+                         f"{min(load):.1f}-{max(load):.1f}"))
+            print(f"{label}: URL printed {printed}, page shown {shown}, cpu {cpu}, load {load}", file=sys.stderr)
+    print(machine())
+    print(markdown_table(("command", "runs", "URL printed, median s", "page shown, median s", "min / max s",
+                          "server + kernel CPU s", "load average"), rows))
+
+
+if __name__ == "__main__":
+    main()
