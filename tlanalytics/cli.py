@@ -415,7 +415,7 @@ def _dashboard(args):
         dashboard.require_history()
         if not Path(args.store).is_dir():
             raise _Failure(f"--store {args.store}: no such folder", EXIT_CONFIG)
-    if not args.demo and not any(os.environ.get(n, "").strip() for n in _KEY_ENV_VARS):
+    if not args.demo and key_from_env() is None:
         raise _Failure("no API key: set TWELVELABS_API_KEY (or TWELVE_LABS_API_KEY) in the environment, "
                        "or try `tlanalytics dashboard --demo` to use built-in sample data", EXIT_CONFIG)
     cfg = dashboard.DashboardSettings(
