@@ -34,7 +34,7 @@ from .validate import as_of as sanitize_as_of
 __all__ = [
     "TERMINAL_STATUSES", "EXPIRY_WINDOWS", "URGENT_WINDOW", "PROGRESS_COLUMNS", "GLOSSARY", "Term", "Summary", "CheckResult",
     "status_values", "open_mask", "past_expiry_mask", "active_past_expiry_mask", "failed_mask", "completed_mask",
-    "expiring_mask", "stalled_mask", "at_risk_mask", "attention_mask", "stuck_mask", "has_progress",
+    "expiring_mask", "inconsistent_chunks_mask", "stalled_mask", "at_risk_mask", "attention_mask", "stuck_mask", "has_progress",
     "progress_known_mask", "bytes_to_upload", "required_rate", "status_table", "do_now", "failed_sessions",
     "summarize", "evaluate_check", "glossary_markdown",
 ]
@@ -258,6 +258,27 @@ def expiring_mask(df, within):
     tte = df["time_to_expiry"]
     inside = ((tte > pd.Timedelta(0)) & (tte <= window)).to_numpy(dtype=bool, na_value=False)
     return open_mask(df) & pd.Series(inside, index=df.index)
+
+
+def inconsistent_chunks_mask(df):
+    """Sessions whose ``chunks_consistent`` is False (unknown counts as consistent).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+
+    Returns
+    -------
+    pandas.Series of bool
+
+    Examples
+    --------
+    >>> int(inconsistent_chunks_mask(df).sum())  # doctest: +SKIP
+    """
+    if "chunks_consistent" not in df.columns:
+        return pd.Series(False, index=df.index)
+    flag = df["chunks_consistent"]
+    return ~_flags(flag) & pd.Series(flag.notna().to_numpy(), index=df.index)
 
 
 def has_progress(df):
@@ -633,8 +654,7 @@ def summarize(df, *, as_of=None):
         "failed": int(failed_mask(df).sum()), "failed_bytes": _sum(df.loc[failed_mask(df), "total_size"]),
         "completed": int(completed_mask(df).sum()),
         "median_age": None if pd.isna(age) else pd.Timedelta(age),
-        "inconsistent_chunks": int((~_flags(df["chunks_consistent"]) & df["chunks_consistent"].notna()).sum())
-        if "chunks_consistent" in df.columns else 0,
+        "inconsistent_chunks": int(inconsistent_chunks_mask(df).sum()),
         "duplicate_ids": int(df["upload_id"].duplicated(keep="first")[df["upload_id"].notna()].sum())
         if "upload_id" in df.columns else 0,
         "as_of": None if df.attrs.get("as_of") is None else sanitize_as_of(df.attrs["as_of"]),
@@ -712,12 +732,11 @@ def evaluate_check(df, *, max_expiring=0, within=1.0, max_failed=None, max_stuck
     from ._units import format_bytes
 
     _check_frame(df)
-    hours = f"{float(within):g} h"
-    window = f"window: --within {float(within):g}"
+    hours = f"{float(within):g} h (--within {float(within):g})"
     checks = []
     expiring = int(expiring_mask(df, within).sum())
     checks.append((expiring > max_expiring, f"{_plural(expiring, 'open session')} expiring within {hours}",
-                   f"{max_expiring:,}", f"--max-expiring; {window}"))
+                   f"{max_expiring:,}", "--max-expiring"))
     if max_failed is not None:
         failed = int(failed_mask(df).sum())
         checks.append((failed > max_failed, f"{_plural(failed, 'failed session')}", f"{max_failed:,}", "--max-failed"))
@@ -727,7 +746,7 @@ def evaluate_check(df, *, max_expiring=0, within=1.0, max_failed=None, max_stuck
         what = "stalled or at-risk open session" if has_progress(df) else f"open session expiring within {hours}"
         checks.append((size > max_stuck_bytes,
                        f"{format_bytes(size)} ({size:,} bytes) in {_plural(int(stuck.sum()), what)}",
-                       format_bytes(max_stuck_bytes), "--max-stuck-bytes" + ("" if has_progress(df) else f"; {window}")))
+                       format_bytes(max_stuck_bytes), "--max-stuck-bytes"))
     reasons = tuple(f"{value}, more than the {limit} allowed by {flag}" for crossed, value, limit, flag in checks
                     if crossed)
     figures = tuple(f"{value} (allowed: {limit}, {flag})" for _, value, limit, flag in checks)
