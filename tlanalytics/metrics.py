@@ -494,9 +494,9 @@ def do_now(df, n=20):
     """
     opened = df[open_mask(df)]
     urgent = attention_mask(df)[opened.index]
-    order = pd.DataFrame({"urgent": ~urgent.to_numpy(), "tte": opened["time_to_expiry"].to_numpy()},
-                         index=opened.index)
-    order = order.sort_values(["urgent", "tte"], kind="stable", na_position="last")
+    order = pd.DataFrame({"urgent": ~urgent.to_numpy(), "tte": opened["time_to_expiry"].to_numpy(),
+                          "id": opened["upload_id"].astype("object").to_numpy()}, index=opened.index)
+    order = order.sort_values(["urgent", "tte", "id"], kind="stable", na_position="last")
     top = opened.loc[order.index[:n]].copy()
     top["bytes_to_upload"] = bytes_to_upload(top)
     top["required_rate"] = required_rate(top)

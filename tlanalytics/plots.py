@@ -388,18 +388,24 @@ def plot_expiry_distribution(df, *, bins=30, ax=None, **kwargs):
     if len(df) == 0:
         return ax
     hours = _hours(df["time_to_expiry"])
-    hours = hours[~np.isnan(hours)]
+    known = ~np.isnan(hours)
+    opened = (metrics.open_mask(df).to_numpy() if {"status", "is_expired"} <= set(df.columns)
+              else np.ones(len(df), dtype=bool))[known]
+    hours = hours[known]
     if len(hours) == 0:
         return _note(ax, f"no expiry times known ({len(df):,} sessions)")
     expired, left = hours[hours <= 0], hours[hours > 0]
+    left_open, left_done = hours[(hours > 0) & opened], hours[(hours > 0) & ~opened]
     floor = -max(left.max(), 1.0) if len(left) else hours.min()
     clipped = int((expired < floor).sum())
     edges = _zero_aligned_edges(max(hours.min(), floor), hours.max(), bins)
     expired = np.clip(expired, edges[0], None)
     older = f"; {clipped:,} older at left edge" if clipped else ""
-    ax.hist([left, expired], bins=edges, **{
-        "stacked": True, "color": [_NEUTRAL, STATUS_COLORS["expired"]], "edgecolor": "white", "linewidth": 0.5,
-        "label": [f"not yet expired ({len(left):,})", f"past expiry, any status ({len(expired):,}{older})"], **kwargs})
+    ax.hist([left_open, left_done, expired], bins=edges, **{
+        "stacked": True, "color": [_NEUTRAL, STATUS_COLORS["completed"], STATUS_COLORS["expired"]],
+        "edgecolor": "white", "linewidth": 0.5,
+        "label": [f"open ({len(left_open):,})", f"finished, not yet expired ({len(left_done):,})",
+                  f"past expiry, any status ({len(expired):,}{older})"], **kwargs})
     as_of = _as_of(df)
     ax.axvline(0, color="black", linewidth=1.2, label=f"as of {format_utc(as_of)}" if as_of is not None else "as of")
     ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=9, steps=[1, 2, 3, 6, 10]))
@@ -453,6 +459,8 @@ def plot_expiry_timeline(df, *, n=20, ax=None, **kwargs):
         return _note(ax, "no open session left to expire")
     top = pending.sort_values(["time_to_expiry", "upload_id"], kind="stable").head(n)
     hours = _hours(top["time_to_expiry"])
+    unit, scale = ("Minutes", 60.0) if np.nanmax(hours) < 2 else ("Hours", 1.0)
+    hours = hours * scale
     risky = metrics.at_risk_mask(top).to_numpy()
     stalled = metrics.stalled_mask(top).to_numpy()
     colors = np.where(stalled, _ALERT, np.where(risky, _WARN, _NEUTRAL))
@@ -466,14 +474,14 @@ def plot_expiry_timeline(df, *, n=20, ax=None, **kwargs):
             text = "progress unknown" if np.isnan(p) else f"{math.floor(p * 100)}% uploaded"
             ax.annotate(text, (h, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize="x-small")
     ax.set_xlim(0, max(float(np.nanmax(hours)), 1e-3) * 1.35)  # room for the labels
-    ax.set_xlabel("Hours until expiry")
+    ax.set_xlabel(f"{unit} until expiry")
     ax.set_ylabel("Open session (id · time left)")
     total = int(metrics.open_mask(df).sum())
     ax.set_title(f"Time left: {len(top):,} of {total:,} open sessions, soonest first")
     handles = [Patch(color=_NEUTRAL, label="on track or progress unknown")]
     if metrics.has_progress(top):
         handles += [Patch(color=_WARN, label="at risk"), Patch(color=_ALERT, label="stalled")]
-    _legend(ax, handles=handles, loc="lower right")
+    _legend(ax, handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: bars and labels fill it
     return ax
 
 
@@ -563,7 +571,7 @@ def plot_progress(df, *, bins=20, ax=None, **kwargs):
     ax.set_xlabel("Bytes uploaded (% of file size)")
     ax.set_ylabel("Sessions")
     if not known.all():
-        ax.set_title(f"Upload progress ({(~known).sum():,} without progress not shown)")
+        ax.set_title(f"Upload progress of {known.sum():,} sessions ({(~known).sum():,} not read or vanished)")
     _legend(ax)
     return ax
 

@@ -293,20 +293,21 @@ def _do_now_section(df, s, top):
     soon = metrics.expiring_mask(df, metrics.URGENT_WINDOW)
     rows = []
     for idx, r in rows_df.iterrows():
-        why = [w for w, m in (("at risk", risky), ("stalled", stalled), ("expires within 1 h", soon)) if m[idx]]
-        rows.append([_id_cell(r), _e(", ".join(why) or "next to expire"), _e(format_duration(r["time_to_expiry"])),
-                     _e(format_utc(r["expires_at"])), _e(_percent(_get(r, "progress"))), _e(format_bytes(r["total_size"])),
+        why = [w for w, m in (("at risk", risky), ("stalled", stalled), ("< 1 h left", soon)) if m[idx]]
+        rows.append([_id_cell(r), _e(", ".join(why) or "next to expire"),
+                     f'<span title="expires {_e(format_utc(r["expires_at"]))}">'
+                     f'{_e(format_duration(r["time_to_expiry"]))}</span>',
+                     _e(_percent(_get(r, "progress"))), _e(format_bytes(r["total_size"])),
                      _e(format_bytes(r["bytes_to_upload"])), _e(_rate(r["required_rate"])),
                      _e(_rate(_get(r, "upload_rate")))])
-    header = ["Upload id", "Why", "Time left", "Expires at", "Progress", "Size", "Still to upload", "Rate needed",
-              "Current rate"]
+    header = ["Upload id", "Why", "Time left", "Progress", "Size", "Still to upload", "Rate needed", "Current rate"]
     intro = (f"<p>Open sessions that need attention now ({_plural(s.attention, 'session')}), soonest expiry first, "
              f"then the next open sessions to expire; at most {top}. <b>Rate needed</b> is the upload speed that "
              f"finishes the session before it expires: resume the upload from the client that started it, or "
              f"start it again if that speed cannot be reached.</p>")
     if not len(rows_df):
         return intro + '<p class="note" id="nothing-open">No open session: nothing can be lost.</p>'
-    return intro + _table("do-now", header, rows, numeric=header[2:3] + header[4:])
+    return intro + _table("do-now", header, rows, numeric=header[2:])
 
 
 def _failed_section(df, s, top):
@@ -315,15 +316,13 @@ def _failed_section(df, s, top):
              f"upload those files again in a new session. Largest first, at most {top}.</p>")
     if not len(failed):
         return intro.replace("; they will not finish: upload those files again in a new session", "")
+    known = "chunks_failed" in df.columns and failed["chunks_failed"].notna().any()
     rows = [[_id_cell(r), _e(format_bytes(r["total_size"])),
              _e(f"{_num(r['total_chunks'])} × {format_bytes(r['chunk_size'])}"),
-             _e(_num(_get(r, "chunks_failed"))), _e(format_utc(_get(r, "created_at"))),
+             *([_e(_num(r["chunks_failed"]))] if known else []), _e(format_utc(_get(r, "created_at"))),
              _e(_expires_in(r["time_to_expiry"]))] for _, r in failed.iterrows()]
-    header = ["Upload id", "Size", "Chunks", "Failed chunks", "Created", "Expires in"]
-    note = "" if "chunks_failed" in df.columns and failed["chunks_failed"].notna().any() else \
-        '<p class="note">Failed-chunk counts need progress for these sessions (the default report reads it ' \
-        'for open sessions only).</p>'
-    return intro + _table("failed", header, rows, numeric=("Size", "Failed chunks")) + note
+    header = ["Upload id", "Size", "Chunks", *(["Failed chunks"] if known else []), "Created", "Expires in"]
+    return intro + _table("failed", header, rows, numeric=("Size", "Failed chunks"))
 
 
 def _status_section(df, s):
@@ -371,7 +370,8 @@ def _source_rows(df, s):
                        ("consistent", "Listing held still while read")):
         if key in attrs:
             value = attrs[key]
-            rows.append((label, ("yes" if value else "no") if isinstance(value, bool) else str(value)))
+            rows.append((label, ("yes" if value else "no") if isinstance(value, bool)
+                         else f"{value:,}" if isinstance(value, int) else str(value)))
     rows.append(("Report written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")))
     rows.append(("tlanalytics", __version__))
     return [[_e(k), _e(v)] for k, v in rows]
@@ -388,7 +388,8 @@ h1{margin:.2rem 0}h2{margin-top:2rem;border-bottom:2px solid #ddd;padding-bottom
 .kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(190px,1fr));gap:.6rem;padding:0;list-style:none}
 .kpis li{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.5rem .8rem}
 .kpis b{display:block;font-size:.8rem;color:#555;font-weight:600}.kpis span{font-size:1.05rem}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto}#do-now{font-size:.85rem}
+@media (max-width:900px){th,td{padding:.25rem .35rem}main{padding:.6rem}}
 table{border-collapse:collapse;background:#fff;font-size:.9rem;margin:.5rem 0}
 th,td{border:1px solid #ddd;padding:.3rem .55rem;text-align:left;vertical-align:top}
 th{background:#eef0f3}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
