@@ -79,19 +79,28 @@ def _independent(df, *, statuses=(), size=None, chunks=(), hours=0, progress=Non
 
 
 def _summary_of(df):
+    """The explorer's summary, counted in plain pandas (the glossary's definitions)."""
     left = df["time_to_expiry"]
     status = df["status"].astype(object)
-    # report.summarize's "open" sessions: not completed, failed or expired, and not past expires_at.
     done = status.isin(["completed", "failed", "expired"]) | df["is_expired"].fillna(False)
-    alive = (left > pd.Timedelta(0)) & ~done
+    opened = ~done
+    alive = (left > pd.Timedelta(0)) & opened
+    progress = {"uploaded_size", "progress", "stalled", "at_risk"} <= set(df.columns)
+
+    def flagged(name):
+        return int((opened & df[name].fillna(False).astype(bool)).sum()) if progress else None
+
     return {
         "sessions": len(df),
         "total_bytes": int(sum(int(v) for v in df["total_size"] if not pd.isna(v))),
-        "uploaded_bytes": int(sum(int(v) for v in df["uploaded_size"] if not pd.isna(v)))
-        if "uploaded_size" in df.columns else None,
+        "open": int(opened.sum()),
         "expiring_1h": int((alive & (left <= pd.Timedelta(hours=1))).sum()),
         "expiring_6h": int((alive & (left <= pd.Timedelta(hours=6))).sum()),
         "failed": int((df["status"] == "failed").sum()),
+        "uploaded_bytes": int(sum(int(v) for v, t, o in zip(df["uploaded_size"], df["total_size"], opened)
+                                  if o and not pd.isna(v) and not pd.isna(t))) if progress else None,
+        "at_risk": flagged("at_risk"),
+        "stalled": flagged("stalled"),
     }
 
 

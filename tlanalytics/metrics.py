@@ -35,7 +35,7 @@ __all__ = [
     "TERMINAL_STATUSES", "EXPIRY_WINDOWS", "URGENT_WINDOW", "PROGRESS_COLUMNS", "GLOSSARY", "Term", "Summary", "CheckResult",
     "status_values", "open_mask", "past_expiry_mask", "active_past_expiry_mask", "failed_mask", "completed_mask",
     "expiring_mask", "inconsistent_chunks_mask", "stalled_mask", "at_risk_mask", "attention_mask", "stuck_mask", "has_progress",
-    "progress_known_mask", "bytes_to_upload", "required_rate", "status_table", "do_now", "failed_sessions",
+    "progress_known_mask", "bytes_to_upload", "required_rate", "status_table", "urgency_order", "do_now", "failed_sessions",
     "summarize", "evaluate_check", "glossary_markdown",
 ]
 
@@ -474,6 +474,29 @@ def status_table(df):
     return pd.DataFrame.from_dict(rows, orient="index", columns=["sessions", "bytes"])
 
 
+def urgency_order(df):
+    """Row positions of ``df``, most urgent first: open sessions needing attention, then other open sessions,
+    then the rest; each group by soonest expiry, then ``upload_id``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+
+    Returns
+    -------
+    numpy.ndarray of int
+        Positions for ``df.iloc``.
+
+    Examples
+    --------
+    >>> df.iloc[urgency_order(df)].head(20)  # doctest: +SKIP
+    """
+    group = np.where(attention_mask(df).to_numpy(), 0, np.where(open_mask(df).to_numpy(), 1, 2))
+    ids = df["upload_id"].astype("object").to_numpy() if "upload_id" in df.columns else np.zeros(len(df))
+    order = pd.DataFrame({"group": group, "tte": df["time_to_expiry"].to_numpy(), "id": ids})
+    return order.sort_values(["group", "tte", "id"], kind="stable", na_position="last").index.to_numpy()
+
+
 def do_now(df, n=20):
     """The open sessions to act on first: those needing attention, soonest expiry first, then the next to expire.
 
@@ -492,12 +515,8 @@ def do_now(df, n=20):
     --------
     >>> do_now(df, 10)[["upload_id", "time_to_expiry", "required_rate"]]  # doctest: +SKIP
     """
-    opened = df[open_mask(df)]
-    urgent = attention_mask(df)[opened.index]
-    order = pd.DataFrame({"urgent": ~urgent.to_numpy(), "tte": opened["time_to_expiry"].to_numpy(),
-                          "id": opened["upload_id"].astype("object").to_numpy()}, index=opened.index)
-    order = order.sort_values(["urgent", "tte", "id"], kind="stable", na_position="last")
-    top = opened.loc[order.index[:n]].copy()
+    order = urgency_order(df)
+    top = df.iloc[order[open_mask(df).to_numpy()[order]][:n]].copy()
     top["bytes_to_upload"] = bytes_to_upload(top)
     top["required_rate"] = required_rate(top)
     return top
