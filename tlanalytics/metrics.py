@@ -762,9 +762,10 @@ def evaluate_check(df, *, max_expiring=0, within=1.0, max_failed=None, max_stuck
     if max_stuck_bytes is not None:
         stuck = stuck_mask(df, within)
         size = _sum(df.loc[stuck, "total_size"])
-        what = "stalled or at-risk open session" if has_progress(df) else f"open session expiring within {hours}"
+        where = "" if has_progress(df) else f" expiring within {hours}"
+        what = "stalled or at-risk open session" if has_progress(df) else "open session"
         checks.append((size > max_stuck_bytes,
-                       f"{format_bytes(size)} ({size:,} bytes) in {_plural(int(stuck.sum()), what)}",
+                       f"{format_bytes(size)} ({size:,} bytes) in {_plural(int(stuck.sum()), what)}{where}",
                        format_bytes(max_stuck_bytes), "--max-stuck-bytes"))
     reasons = tuple(f"{value}, more than the {limit} allowed by {flag}" for crossed, value, limit, flag in checks
                     if crossed)
