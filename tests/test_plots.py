@@ -590,3 +590,36 @@ def test_as_of_is_inferred_when_attrs_were_lost(frame, ax):
     df.attrs = {}
     plot_expiry_distribution(df, ax=ax)
     assert ax.lines[0].get_label() == "as of 2025-06-01 12:00 UTC"
+
+
+# --- saving cleanly ---------------------------------------------------------
+
+@pytest.mark.parametrize("plot", ALL_PLOTS, ids=lambda f: f.__name__)
+def test_a_plain_savefig_clips_no_text(plot, frame, tmp_path):
+    """With no figure open, a helper makes its own (constrained) figure; saving it keeps every text inside."""
+    from matplotlib.text import Text
+
+    plt.close("all")
+    ax = plot(frame)
+    fig = ax.figure
+    assert fig.get_layout_engine() is not None
+    fig.savefig(tmp_path / "plot.png")  # a plain savefig: no bbox_inches="tight"
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    # Tick labels outside the view exist but are not drawn: the figure's tight box covers the drawn ones.
+    tight = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)
+    assert tight.x0 >= -1 and tight.y0 >= -1 and tight.x1 <= width + 1 and tight.y1 <= height + 1
+    ticks = {id(t) for a in fig.axes for axis in (a.xaxis, a.yaxis)
+             for t in axis.get_ticklabels(which="both")}
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and id(t) not in ticks]
+    assert len(texts) >= 3  # title, axis labels, legend or notes
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= -1 and box.y0 >= -1 and box.x1 <= width + 1 and box.y1 <= height + 1, text.get_text()
+
+
+def test_plot_docstrings_share_their_fragments():
+    for plot in ALL_PLOTS:
+        doc = plot.__doc__
+        assert "{ax}" not in doc and "{kwargs}" not in doc and "{returns}" not in doc
+        assert 'layout="constrained"' in doc and "Returns\n    -------\n    matplotlib.axes.Axes" in doc
