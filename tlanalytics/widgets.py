@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 _TABLE_COLUMNS = ("upload_id", "status", "total_size", "chunk_size", "total_chunks", "created_at", "expires_at",
                   "time_to_expiry", "uploaded_size", "progress", "stalled", "at_risk")
 _DPI = 80
+# Hides the static fallback next to an explorer that rendered as a widget (CSS :has, no script).
+_HIDE_WHEN_RENDERED = ("<style>.jp-OutputArea:has(.widget-vbox) .tla-static,"
+                       ".output:has(.widget-vbox) .tla-static{display:none}</style>")
 _MAX_ERRORS = 5
 
 
@@ -362,6 +365,22 @@ class Explorer:
 
     def __repr__(self):
         return f"<Explorer: {len(self._filtered):,} of {len(self._df):,} upload sessions>"
+
+    def _ipython_display_(self):
+        """In IPython: the widget, then the static fallback as an output of its own.
+
+        nbconvert shows a widget view instead of its other formats whenever the
+        notebook stores widget state, and the view then needs the widget manager
+        from a CDN; as its own output, the summary and overview stay readable
+        offline and on GitHub. A CSS rule hides that output where the widget
+        did render (JupyterLab, Notebook, VS Code, nbconvert HTML online).
+        """
+        from IPython.display import display
+
+        display(self._widget)
+        bundle = dict(self._static_bundle())
+        bundle["text/html"] = f'{_HIDE_WHEN_RENDERED}<div class="tla-static">{bundle["text/html"]}</div>'
+        display(bundle, raw=True)
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
         """The widget view plus a static fallback (HTML summary with the overview PNG) and text."""
