@@ -484,3 +484,10 @@ def test_main_returns_exit_codes_in_process(capsys):
     assert main(["--version"]) == 0
     assert main(["check", "--within", "0"]) == 2
     assert "--within" in capsys.readouterr().err
+
+
+def test_errors_name_flags_not_python_parameters():
+    line = one_error_line(run("summary", "--base-url", "ftp://example.com/v1.3"), 3)
+    assert "--base-url" in line and "`base_url`" not in line
+    line = one_error_line(run("summary", "--base-url", "http://127.0.0.1:9/v1.3", "--quiet"), 4)
+    assert "--base-url" in line and "`base_url`" not in line and "max_retries" not in line

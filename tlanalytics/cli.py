@@ -275,8 +275,34 @@ def _out(text=""):
 
 # --- commands ------------------------------------------------------------------------
 
+# Library messages name Python parameters; on the command line they name flags.
+_FLAG_WORDS = {"The value for `base_url`": "The value of --base-url", "`base_url`": "--base-url",
+               "`max_workers`": "--workers", "`as_of`": "--as-of", "`api_key`": "TWELVELABS_API_KEY"}
+_NO_FLAG = re.compile(r",? or raise `timeout`(?: or `max_retries`)?")
+
+
+def _in_flag_words(exc):
+    """Reword a library error's message for the command line (same exception, same exit code)."""
+    from .errors import TLAnalyticsError
+
+    if isinstance(exc, TLAnalyticsError) and exc.args and isinstance(exc.args[0], str):
+        text = _NO_FLAG.sub("", exc.args[0])
+        for words, flag in _FLAG_WORDS.items():
+            text = text.replace(words, flag)
+        exc.args = (text, *exc.args[1:])
+    return exc
+
+
 def _load(args, *, progress=None):
     """The uploads frame for fetch/summary/report/check; ``progress``: read open sessions' progress."""
+    try:
+        return _read(args, progress)
+    except Exception as exc:
+        raise _in_flag_words(exc)
+
+
+def _read(args, progress):
+    """:func:`_load` without the rewording."""
     from .client import add_progress, load_uploads
     from .metrics import open_mask
 
