@@ -289,3 +289,20 @@ def test_cli_summary_json_and_check_show_the_metrics_values(capsys):
     expected = metrics.evaluate_check(df, max_failed=0, max_stuck_bytes=1)
     assert line == "FAIL: " + "; ".join(expected.reasons)
     assert f"{s.failed:,} failed sessions, more than the 0 allowed by --max-failed" in line
+
+
+def test_add_progress_only_reads_the_masked_rows():
+    from tlanalytics.client import add_progress, load_uploads
+
+    with Simulator(generate_uploads(60, seed=4, now=AS_OF)) as sim:
+        df = load_uploads(sim.api_key, base_url=sim.base_url, as_of=AS_OF, progress=False)
+        opened = metrics.open_mask(df)
+        before = sim.requests
+        out = add_progress(df, only=opened, api_key=sim.api_key, base_url=sim.base_url, progress=False)
+        assert sim.requests - before == int(opened.sum()) > 0
+        with pytest.raises(InvalidArgumentError, match="one value per row"):
+            add_progress(df, only=opened.to_numpy()[:-1], api_key=sim.api_key, base_url=sim.base_url,
+                         progress=False)
+    assert out["uploaded_size"].notna().to_numpy().tolist() == opened.to_numpy().tolist()
+    assert out.loc[~opened, "vanished"].isna().all()
+    assert metrics.summarize(out).progress_known == int(opened.sum())

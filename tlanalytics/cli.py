@@ -4,7 +4,7 @@ Subcommands::
 
     tlanalytics fetch -o uploads.csv       # or .parquet, .jsonl
     tlanalytics summary [--json]           # key figures as a table on stdout
-    tlanalytics report [-o DIR]            # DIR/uploads.csv (+ sidecar), report.html, overview.png
+    tlanalytics report [-o DIR] [--listing-only]  # DIR/report.html, overview.png, uploads.csv (+ sidecar)
     tlanalytics check [--max-expiring N] [--within HOURS] [--max-failed N] [--max-stuck-bytes BYTES]
     tlanalytics simulate [--port N] [--uploads N] [--seed S] [--latency MS]
 
