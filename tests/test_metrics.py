@@ -300,9 +300,9 @@ def test_add_progress_only_reads_the_masked_rows():
         before = sim.requests
         out = add_progress(df, only=opened, api_key=sim.api_key, base_url=sim.base_url, progress=False)
         assert sim.requests - before == int(opened.sum()) > 0
-        with pytest.raises(InvalidArgumentError, match="one value per row"):
-            add_progress(df, only=opened.to_numpy()[:-1], api_key=sim.api_key, base_url=sim.base_url,
-                         progress=False)
+        for bad in (opened.to_numpy()[:-1], True, ["yes"] * len(df)):
+            with pytest.raises(InvalidArgumentError, match="one value per row"):
+                add_progress(df, only=bad, api_key=sim.api_key, base_url=sim.base_url, progress=False)
     assert out["uploaded_size"].notna().to_numpy().tolist() == opened.to_numpy().tolist()
     assert out.loc[~opened, "vanished"].isna().all()
     assert metrics.summarize(out).progress_known == int(opened.sum())

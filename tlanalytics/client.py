@@ -545,10 +545,13 @@ class UploadsClient:
                                        f"but {type(df).__name__} was passed.")
         uids = df["upload_id"]
         if only is not None:
-            keep = pd.array(only, dtype="boolean").to_numpy(dtype=bool, na_value=False)
-            if keep.shape != (len(df),):
+            try:
+                keep = pd.array(only, dtype="boolean").to_numpy(dtype=bool, na_value=False)
+            except (TypeError, ValueError):
+                keep = None
+            if keep is None or keep.shape != (len(df),):
                 raise InvalidArgumentError(f"The value for `only` must be a boolean mask with one value per row of "
-                                           f"`df` ({len(df)}), but {len(keep)} values were passed.")
+                                           f"`df` ({len(df)}), but {type(only).__name__} was passed.")
             uids = uids[keep]
         ids = list(dict.fromkeys(i for i in uids.tolist() if isinstance(i, str) and i))
         op, statuses = Op(), {}
