@@ -306,3 +306,14 @@ def test_add_progress_only_reads_the_masked_rows():
     assert out["uploaded_size"].notna().to_numpy().tolist() == opened.to_numpy().tolist()
     assert out.loc[~opened, "vanished"].isna().all()
     assert metrics.summarize(out).progress_known == int(opened.sum())
+
+
+def test_a_frame_without_vanished_has_progress_in_every_view(awkward, tmp_path):
+    from tlanalytics.reporting import report
+    from tlanalytics.widgets import Explorer
+
+    df = awkward.drop(columns="vanished")
+    s = metrics.summarize(df)
+    assert s.has_progress and s.vanished == 0
+    assert Explorer(df).summary["at_risk"] == s.at_risk
+    assert _tiles(report(df, tmp_path / "r.html").read_text(encoding="utf-8"))["At risk"] == f"{s.at_risk:,}"
