@@ -87,13 +87,13 @@ def chromium(profile_dir, *, loopback=False, downloads=None):
         driver.quit()
 
 
-def inspect(driver, path):
+def inspect(driver, path, *, width=1280):
     """Open the HTML file at ``path`` and return what the page says about itself (see ``_INSPECT``).
 
     Adds ``console``: the browser console's entries (CSP violations and failed
     loads show up there as SEVERE).
     """
-    driver.set_window_size(1280, 900)  # a previous screenshot may have made it taller
+    driver.set_window_size(width, 900)  # a previous screenshot may have made it taller
     driver.get(Path(path).resolve().as_uri())
     # Images in data: URIs decode asynchronously; wait until each has finished (or failed).
     from selenium.webdriver.support.ui import WebDriverWait
@@ -121,9 +121,9 @@ def requested_urls(driver):
     return urls
 
 
-def screenshot(driver, path, *, height):
+def screenshot(driver, path, *, height, width=1280):
     """A PNG of the whole page (the window is made as tall as the page, at most 12,000 px)."""
-    driver.set_window_size(1280, min(max(int(height), 600), 12000))
+    driver.set_window_size(width, min(max(int(height), 600), 12000))
     driver.save_screenshot(str(path))
     keep = os.environ.get("TLANALYTICS_SCREENSHOTS")
     if keep:  # for people: keep a copy to look at

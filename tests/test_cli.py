@@ -79,12 +79,17 @@ def frame(sessions):
 
 @pytest.fixture(scope="module")
 def progress_frame(sim):
-    return load_uploads(sim.api_key, base_url=sim.base_url, as_of=AS_OF, progress=False, with_progress=True)
+    """What the CLI reads with progress: the listing, then the progress of open sessions only."""
+    from tlanalytics.client import add_progress
+    from tlanalytics.metrics import open_mask
+
+    df = load_uploads(sim.api_key, base_url=sim.base_url, as_of=AS_OF, progress=False)
+    return add_progress(df, only=open_mask(df), api_key=sim.api_key, base_url=sim.base_url, progress=False)
 
 
 def remote(sim):
     """Options that read the test simulator through the ordinary, non-demo path."""
-    return ["--base-url", sim.base_url, "--as-of", AS_OF, "--no-progress"]
+    return ["--base-url", sim.base_url, "--as-of", AS_OF, "--quiet"]
 
 
 # --- help and usage -----------------------------------------------------------------
@@ -134,7 +139,7 @@ def test_fetch_writes_the_format_of_the_extension(sim, sessions, tmp_path, name)
     proc = run("fetch", "-o", tmp_path / name, *remote(sim))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"Wrote {N} sessions to {tmp_path / name}"
-    assert proc.stderr == ""  # --no-progress: nothing on stderr
+    assert proc.stderr == ""  # --quiet: nothing on stderr
     df = read_back(tmp_path / name)
     assert sorted(df["upload_id"]) == sorted(s["upload_id"] for s in sessions)
     assert int(df["total_size"].sum()) == sum(s["total_size"] for s in sessions)
@@ -143,15 +148,89 @@ def test_fetch_writes_the_format_of_the_extension(sim, sessions, tmp_path, name)
     no_canary_in(tmp_path)
 
 
-def test_progress_bars_go_to_stderr(sim, tmp_path):
-    proc = run("fetch", "-o", tmp_path / "u.csv", "--base-url", sim.base_url)
-    assert proc.returncode == 0
-    assert "Listing uploads" in proc.stderr and "Listing" not in proc.stdout
+def _on_a_terminal(*args):
+    """Run the CLI with stderr on a pseudo-terminal; return (exit code, what the terminal showed, stdout)."""
+    import pty
+
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "tlanalytics", *map(str, args)], stdout=subprocess.PIPE,
+                                stderr=slave, stdin=subprocess.DEVNULL, env=clean_env(TWELVELABS_API_KEY=CANARY),
+                                text=True)
+        os.close(slave)
+        slave = None
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        out = proc.communicate(timeout=60)[0]
+    finally:
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
+    return proc.returncode, shown.decode("utf-8", "replace"), out
+
+
+def test_progress_bars_only_on_a_terminal_and_never_with_quiet(sim, tmp_path):
+    code, shown, out = _on_a_terminal("fetch", "-o", tmp_path / "a.csv", "--base-url", sim.base_url)
+    assert code == 0 and "Listing uploads" in shown and "Listing" not in out
+    code, shown, _ = _on_a_terminal("fetch", "-o", tmp_path / "b.csv", "--base-url", sim.base_url, "--quiet")
+    assert code == 0 and "Listing" not in shown
+    code, shown, _ = _on_a_terminal("fetch", "-o", tmp_path / "c.csv", "--base-url", sim.base_url, "--no-progress")
+    assert code == 0 and "Listing" not in shown  # the old name still works, hidden from --help
+    proc = run("fetch", "-o", tmp_path / "d.csv", "--base-url", sim.base_url)  # stderr is a pipe: no bars
+    assert proc.returncode == 0 and proc.stderr == ""
+    help_text = run("fetch", "--help").stdout
+    assert "--quiet" in help_text and "--no-progress" not in help_text
 
 
 def test_fetch_to_a_missing_folder_is_a_file_error(sim, tmp_path):
     line = one_error_line(run("fetch", "-o", tmp_path / "nope" / "u.csv", *remote(sim)), 5)
     assert "nope" in line
+
+
+def test_output_paths_are_checked_before_the_first_request(sim, tmp_path):
+    (tmp_path / "taken.csv").mkdir()
+    (tmp_path / "file").write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    before = sim.requests
+    cases = [(["fetch", "-o", tmp_path / "taken.csv"], "it is a folder"),
+             (["fetch", "-o", tmp_path / "nope" / "u.csv"], "does not exist"),
+             (["report", "-o", tmp_path / "file"], "it is a file, not a folder"),
+             (["report", "-o", tmp_path / "file" / "deeper"], "is a file")]
+    if os.geteuid() != 0:  # root may write anywhere
+        cases.append((["report", "-o", locked / "out"], "permission denied"))
+    for args, words in cases:
+        line = one_error_line(run(*args, *remote(sim)), 5)
+        assert words in line, line
+    assert sim.requests == before  # nothing was asked of the API
+
+
+def test_fetch_excel_and_plurals(sim, tmp_path):
+    proc = run("fetch", "--excel", "-o", tmp_path / "x.csv", *remote(sim))
+    assert proc.returncode == 0, proc.stderr
+    raw = (tmp_path / "x.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"created_at (UTC)" in raw
+    one_error_line(run("fetch", "--excel", "-o", tmp_path / "x.jsonl", *remote(sim)), 2)
+    with Simulator(generate_uploads(1, seed=2, now=AS_OF), api_key=CANARY) as one:
+        proc = run("fetch", "-o", tmp_path / "one.csv", "--base-url", one.base_url, "--quiet")
+    assert proc.stdout.strip() == f"Wrote 1 session to {tmp_path / 'one.csv'}"
+
+
+def test_simulate_help_describes_it():
+    text = run("simulate", "--help").stdout
+    assert "127.0.0.1" in text and "TWELVELABS_API_KEY" in text and "Ctrl+C" in text and "3,000" in text
 
 
 # --- summary ----------------------------------------------------------------------------
@@ -161,12 +240,13 @@ def test_summary_json_matches_summarize(sim, frame):
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     want = summarize(frame)
-    for key in ("sessions", "total_bytes", "open", "failed", "expired", "expiring_1h", "expiring_1h_bytes",
+    for key in ("sessions", "total_bytes", "open", "failed", "past_expiry", "expiring_1h", "expiring_1h_bytes",
                 "expiring_6h_bytes", "expiring_24h_bytes", "status_counts", "inconsistent_chunks"):
         assert got[key] == want[key], key
     assert got["expiring_1h"] > 0 and got["sessions"] == N
     assert got["median_age"] == want["median_age"].total_seconds()
     assert pd.Timestamp(got["as_of"]) == pd.Timestamp(AS_OF) and got["base_url"] == sim.base_url
+    assert got["source"] == sim.base_url
 
 
 def test_summary_table(sim, frame):
@@ -174,12 +254,15 @@ def test_summary_table(sim, frame):
     assert proc.returncode == 0, proc.stderr
     want = summarize(frame)
     rows = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in proc.stdout.strip().splitlines())
-    assert rows["Sessions"] == f"{N:,}"
-    assert f"({want['total_bytes']:,} bytes)" in rows["Total size"]
-    assert rows["Expiring within 1 h"].startswith(f"{want['expiring_1h']:,} sessions")
-    assert f"({want['expiring_24h_bytes']:,} bytes)" in rows["Expiring within 24 h"]
-    assert rows["Failed"] == f"{want['failed']:,}" and rows["As of"] == "2025-12-01 12:00 UTC"
-    assert rows["Source"] == sim.base_url
+    assert rows["Sessions listed"].startswith(f"{N:,}, ")
+    assert f"({want['total_bytes']:,} bytes)" in rows["Sessions listed"]
+    assert rows["Open"].startswith(f"{want['open']:,} sessions")
+    assert rows["Expiring within 1 h (open)"].startswith(f"{want['expiring_1h']:,} session")
+    assert f"({want['expiring_24h_bytes']:,} bytes)" in rows["Expiring within 24 h (open)"]
+    assert rows["Failed (status)"].startswith(f"{want['failed']:,} session")
+    assert rows["Past expiry (any status)"].startswith(f"{want['past_expiry']:,}, of which")
+    assert rows["Status expired"] == f"{want['status_counts']['expired']:,}"
+    assert rows["As of"] == "2025-12-01 12:00 UTC" and rows["Source"] == sim.base_url
 
 
 def test_summary_with_progress(sim, progress_frame):
@@ -187,7 +270,7 @@ def test_summary_with_progress(sim, progress_frame):
     assert proc.returncode == 0, proc.stderr
     got, want = json.loads(proc.stdout), summarize(progress_frame)
     assert got["has_progress"] is True
-    for key in ("uploaded_bytes", "stalled", "at_risk", "vanished"):
+    for key in ("uploaded_bytes", "bytes_to_upload", "stalled", "at_risk", "vanished", "attention"):
         assert got[key] == want[key], key
     assert got["stalled"] > 0
 
@@ -198,8 +281,11 @@ def test_report_writes_csv_html_and_png(sim, tmp_path):
     out = tmp_path / "out" / "deeper"
     proc = run("report", "-o", out, *remote(sim), "--title", "Nightly <check>")
     assert proc.returncode == 0, proc.stderr
-    names = ["uploads.csv", "uploads.csv.meta.json", "report.html", "overview.png"]
-    assert proc.stdout.splitlines() == [str(out / n) for n in names]
+    names = ["uploads.csv", "uploads.csv.meta.json", "overview.png"]
+    lines = proc.stdout.splitlines()
+    assert lines[:-1] == [str(out / n) for n in names]
+    url = (out / "report.html").resolve().as_uri()
+    assert lines[-1].startswith(url + " ") and "need attention now" in lines[-1] and "at stake" in lines[-1]
     assert (out / "overview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in html and "Nightly &lt;check&gt;" in html and sim.base_url in html
@@ -208,10 +294,24 @@ def test_report_writes_csv_html_and_png(sim, tmp_path):
 
 
 def test_report_demo_needs_no_key(tmp_path):
-    proc = run("report", "--demo", "--no-progress", "-o", tmp_path, env=clean_env())
+    proc = run("report", "--demo", "--quiet", "--listing-only", "-o", tmp_path, env=clean_env())
     assert proc.returncode == 0, proc.stderr
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "3,000 incomplete upload sessions" in html and "built-in simulator" in html
+    assert "3,000 upload sessions listed" in html and "Source: demo (built-in simulator)." in html
+    assert "127.0.0.1" not in html  # not the simulator's ephemeral URL
+    assert "Progress was not read" in html and "not read (listing only)" in html
+
+
+def test_report_reads_progress_of_open_sessions_only(sim, progress_frame, tmp_path):
+    from tlanalytics.metrics import open_mask
+
+    before = sim.requests
+    proc = run("report", "-o", tmp_path, *remote(sim))
+    assert proc.returncode == 0, proc.stderr
+    opened = int(open_mask(progress_frame).sum())
+    assert 0 < opened < N and sim.requests - before == 5 + opened  # 5 listing pages of 50, one per open session
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert f"read for {opened:,} open sessions ({opened:,} requests)" in html
 
 
 # --- check ---------------------------------------------------------------------------------
@@ -240,9 +340,11 @@ def test_check_expiring_by_default_any_within_an_hour(sim, frame):
     n6 = len(expiring(frame, 6))
     assert n6 > n
     default, enough, six = checks(sim, [], ["--max-expiring", n], ["--max-expiring", n6 - 1, "--within", 6])
-    assert default == (1, f"FAIL: {n} sessions expire within 1 h (allowed: 0)")
-    assert enough == (0, f"OK: {n} sessions expire within 1 h (allowed: {n})")
-    assert six == (1, f"FAIL: {n6} sessions expire within 6 h (allowed: {n6 - 1})")
+    assert default == (1, f"FAIL: {n} open sessions expiring within 1 h (--within 1), more than the 0 allowed by "
+                          f"--max-expiring")
+    assert enough == (0, f"OK: {n} open sessions expiring within 1 h (--within 1) (allowed: {n}, --max-expiring)")
+    assert six == (1, f"FAIL: {n6} open sessions expiring within 6 h (--within 6), more than the {n6 - 1} allowed "
+                      f"by --max-expiring")
 
 
 def test_check_failed_sessions(sim, frame):
@@ -250,26 +352,30 @@ def test_check_failed_sessions(sim, frame):
     assert failed > 0
     too_many, enough = checks(sim, ["--max-expiring", 10**6, "--max-failed", failed - 1],
                               ["--max-expiring", 10**6, "--max-failed", failed])
-    assert too_many == (1, f"FAIL: {failed} sessions failed (allowed: {failed - 1})")
-    assert enough[0] == 0 and enough[1].startswith("OK: ") and f"{failed} sessions failed" in enough[1]
+    assert too_many == (1, f"FAIL: {failed} failed sessions, more than the {failed - 1} allowed by --max-failed")
+    assert enough[0] == 0 and enough[1].startswith("OK: ") and f"{failed} failed sessions (allowed: {failed}" in enough[1]
 
 
 def test_check_stuck_bytes_without_progress_counts_expiring_sessions(sim, frame):
     size = int(expiring(frame, 6)["total_size"].sum())
     common = ["--max-expiring", 10**6, "--within", 6]
     (code, line), ok = checks(sim, [*common, "--max-stuck-bytes", size - 1], [*common, "--max-stuck-bytes", size])
-    assert code == 1 and f"({size:,} bytes) stuck in {len(expiring(frame, 6))} sessions expiring within 6 h" in line
+    assert code == 1 and f"({size:,} bytes) in {len(expiring(frame, 6))} open sessions expiring within 6 h" in line
+    assert "--max-stuck-bytes" in line
     assert ok[0] == 0 and line.startswith("FAIL: ")
 
 
 def test_check_stuck_bytes_with_progress_counts_stalled_and_at_risk(sim, progress_frame):
-    stuck = progress_frame[progress_frame["stalled"].fillna(False) | progress_frame["at_risk"].fillna(False)]
+    from tlanalytics.metrics import open_mask
+
+    flagged = progress_frame["stalled"].fillna(False) | progress_frame["at_risk"].fillna(False)
+    stuck = progress_frame[open_mask(progress_frame) & flagged]
     size = int(stuck["total_size"].sum())
     assert size > 0
     common = ["--max-expiring", 10**6, "--with-progress"]
     (code, line), ok = checks(sim, [*common, "--max-stuck-bytes", size - 1],
                               [*common, "--max-stuck-bytes", f"{size / 2**30 + 0.01:.2f}GiB"])
-    assert code == 1 and f"({size:,} bytes) stuck in {len(stuck)} stalled or at-risk sessions" in line
+    assert code == 1 and f"({size:,} bytes) in {len(stuck)} stalled or at-risk open sessions" in line
     assert ok[0] == 0, ok
 
 
@@ -277,7 +383,9 @@ def test_check_stuck_bytes_with_progress_counts_stalled_and_at_risk(sim, progres
 
 def test_missing_key_says_what_to_do():
     line = one_error_line(run("summary", env=clean_env()), 3)
-    assert "TWELVELABS_API_KEY" in line and "--demo" in line
+    assert "TWELVELABS_API_KEY" in line and "`tlanalytics summary --demo`" in line
+    line = one_error_line(run("fetch", "-o", "u.csv", env=clean_env()), 3)
+    assert "`tlanalytics fetch --demo -o uploads.csv`" in line  # works when pasted
 
 
 def test_plain_http_to_another_host_is_refused_before_connecting():
@@ -308,7 +416,7 @@ def test_report_defaults_to_a_folder_here_and_the_key_never_reaches_files_even_w
     assert proc.returncode == 0, proc.stderr
     assert "DEBUG" in proc.stderr
     assert (tmp_path / "tlanalytics-report" / "report.html").is_file()
-    assert proc.stdout.splitlines()[2] == str(Path("tlanalytics-report") / "report.html")
+    assert proc.stdout.splitlines()[-1].startswith((tmp_path / "tlanalytics-report" / "report.html").resolve().as_uri())
     assert "Stalled" in (tmp_path / "tlanalytics-report" / "report.html").read_text(encoding="utf-8")
     no_canary_in(tmp_path)
 
@@ -376,3 +484,10 @@ def test_main_returns_exit_codes_in_process(capsys):
     assert main(["--version"]) == 0
     assert main(["check", "--within", "0"]) == 2
     assert "--within" in capsys.readouterr().err
+
+
+def test_errors_name_flags_not_python_parameters():
+    line = one_error_line(run("summary", "--base-url", "ftp://example.com/v1.3"), 3)
+    assert "--base-url" in line and "`base_url`" not in line
+    line = one_error_line(run("summary", "--base-url", "http://127.0.0.1:9/v1.3", "--quiet"), 4)
+    assert "--base-url" in line and "`base_url`" not in line and "max_retries" not in line

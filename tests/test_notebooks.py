@@ -92,11 +92,41 @@ def test_notebook_runs_in_demo_mode_and_shows_no_key(path, kernel, env_key):
         assert env_key not in text
     if path.name == "explore_uploads.ipynb":
         kinds = [set(o.get("data", {})) for o in outputs]
-        assert sum(k == {"image/png", "text/plain"} for k in kinds) == 6  # the six plots
-        explorer = [k for k in kinds if "application/vnd.jupyter.widget-view+json" in k and "text/html" in k]
-        assert explorer and "image/png" in explorer[0]  # the widget and its static fallback
+        assert sum(k == {"image/png", "text/plain"} for k in kinds) == 7  # the six plots and tla.overview(df)
+        assert {"application/vnd.jupyter.widget-view+json", "text/plain"} in kinds  # the widget
+        static = [o for o in outputs if "tlanalytics-summary" in o.get("data", {}).get("text/html", "")]
+        assert static and "image/png" in static[0]["data"]  # its static fallback, an output of its own
         exports = kernel / "exports"
-        assert list(exports.glob("uploads-*.csv")) and (exports / "urgent-uploads.csv").is_file()
+        assert len(list(exports.glob("uploads-*.csv"))) == 1 and (exports / "urgent-uploads.csv").is_file()
+        _run(path, kernel)  # a second run replaces its export instead of leaving one more file
+        assert len(list(exports.glob("uploads-*.csv"))) == 1
+        _check_static_fallback_in_nbconvert_html(nb, kernel)
+
+
+def _check_static_fallback_in_nbconvert_html(nb, work):
+    """`jupyter nbconvert --to html` of the executed notebook shows the explorer's summary and overview,
+    checked in headless Chromium with every network request refused (so no CDN can help)."""
+    import _browser
+    from nbconvert import HTMLExporter
+
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    page = work / "explore_uploads.html"
+    page.write_text(html, encoding="utf-8")
+    reason = _browser.missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"the browser check must run in CI: {reason}")
+        pytest.skip(reason)
+    with _browser.chromium(work / "chromium-profile") as driver:
+        _browser.inspect(driver, page)
+        summary = driver.execute_script(
+            "const t = document.querySelector('table.tlanalytics-summary');"
+            "return t ? {text: t.innerText, visible: t.getBoundingClientRect().height > 0} : null")
+        overview = driver.execute_script(
+            "const i = document.querySelector('img[alt=\"overview of the filtered sessions\"]');"
+            "return i ? i.naturalWidth : 0")
+    assert summary and summary["visible"] and "Open, expiring within 1 h" in summary["text"]
+    assert overview > 300
 
 
 def test_walkthrough_with_a_key_in_the_environment_never_shows_it(kernel, monkeypatch):

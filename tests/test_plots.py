@@ -228,12 +228,6 @@ def test_failed_has_the_same_colour_in_every_plot():
     hist = plot_size_distribution(df, ax=Figure().add_subplot())
     assert {to_hex(p.get_facecolor()) for p in container(hist, "failed").patches} == {want}
 
-    timeline = plot_expiry_timeline(df, ax=Figure().add_subplot())
-    row = [t.get_text() for t in timeline.get_yticklabels()].index(next(
-        t.get_text() for t in timeline.get_yticklabels() if t.get_text().startswith("aaaaaa")))
-    bar = next(p for p in timeline.patches if abs(p.get_y() + p.get_height() / 2 - row) < 1e-9)
-    assert to_hex(bar.get_facecolor()) == want
-
     breakdown = plot_status_breakdown(df, ax=Figure().add_subplot())
     row = [t.get_text() for t in breakdown.get_yticklabels()].index("failed")
     bar = next(p for p in breakdown.patches if abs(p.get_y() + p.get_height() / 2 - row) < 1e-9)
@@ -331,7 +325,7 @@ def test_chunk_pairs_are_one_marker_each_sized_by_count(ax):
     assert ticklabels(ax.xaxis) == ["5 MiB", "10 MiB"]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert "Chunk size" in ax.get_xlabel() and "binary" in ax.get_xlabel()
-    assert "total_chunks" in ax.get_ylabel()
+    assert "Chunks per session" in ax.get_ylabel() and "total_chunks" not in ax.get_ylabel()
 
 
 def test_inconsistent_chunk_rows_are_drawn_apart(frame, ax):
@@ -352,10 +346,10 @@ def test_expiry_histogram_splits_expired_sessions(frame, ax):
     plot_expiry_distribution(frame, ax=ax)
     tte = frame["time_to_expiry"]
     n_expired, n_left = int((tte <= pd.Timedelta(0)).sum()), int((tte > pd.Timedelta(0)).sum())
-    assert heights(container(ax, "expired")).sum() == n_expired
-    assert heights(container(ax, "time left")).sum() == n_left
-    assert label_of(container(ax, "expired")) == f"expired ({n_expired:,})"
-    assert {to_hex(p.get_facecolor()) for p in container(ax, "expired").patches} == {STATUS_COLORS["expired"]}
+    assert heights(container(ax, "past expiry")).sum() == n_expired
+    assert heights(container(ax, "open")).sum() + heights(container(ax, "finished")).sum() == n_left
+    assert label_of(container(ax, "past expiry")) == f"past expiry, any status ({n_expired:,})"
+    assert {to_hex(p.get_facecolor()) for p in container(ax, "past expiry").patches} == {STATUS_COLORS["expired"]}
     edges = [p.get_x() for p in ax.patches]
     assert any(abs(e) < 1e-9 for e in edges)  # as_of is a bin edge
     assert "hours" in ax.get_xlabel() and ax.get_ylabel() == "Sessions"
@@ -365,7 +359,7 @@ def test_expiry_histogram_marks_as_of(frame, ax):
     plot_expiry_distribution(frame, ax=ax)
     (line,) = ax.lines
     assert line.get_xdata()[0] == 0
-    assert line.get_label() == "as_of 2025-06-01 12:00 UTC"
+    assert line.get_label() == "as of 2025-06-01 12:00 UTC"
 
 
 def test_expiry_histogram_in_hours_with_long_expired_tail(ax):
@@ -376,8 +370,8 @@ def test_expiry_histogram_in_hours_with_long_expired_tail(ax):
     left = min(p.get_x() for p in ax.patches)
     assert right == pytest.approx(10, abs=2.1)  # hours, not seconds or days
     assert -12.1 <= left < 0  # the 200 h old one is clipped to the left edge ...
-    assert heights(container(ax, "expired")).sum() == 1  # ... but still counted
-    assert "1 older at left edge" in label_of(container(ax, "expired"))
+    assert heights(container(ax, "past expiry")).sum() == 1  # ... but still counted
+    assert "1 older at left edge" in label_of(container(ax, "past expiry"))
     assert "1 without expiry" in ax.get_title()
 
 
@@ -390,47 +384,37 @@ def timeline_frame():
     return make_frame(records)
 
 
-@pytest.mark.parametrize("n, expected", [(3, ["01", "05", "03"]), (20, ["01", "05", "03", "00", "06"])])
-def test_timeline_shows_the_soonest_unexpired_sessions_in_order(n, expected, ax):
-    df = timeline_frame()
+@pytest.mark.parametrize("n, expected", [(2, ["05", "00"]), (20, ["05", "00", "06"])])
+def test_timeline_shows_time_left_of_open_sessions_soonest_first(n, expected, ax):
+    df = timeline_frame()  # failed, completed, expired and past-expiry sessions are not open
     plot_expiry_timeline(df, n=n, ax=ax)
     assert len(ax.patches) == len(expected)
     rows = sorted(ax.get_yticks(), key=lambda y: y if ax.yaxis_inverted() else -y)  # top first
     labels = {y: t.get_text() for y, t in zip(ax.get_yticks(), ax.get_yticklabels())}
     assert [labels[y][:2] for y in rows] == expected  # top to bottom
-    assert labels[rows[0]] == "01xxxx…xxxx · 1 h"
-    assert f"{len(expected)} of 5" in ax.get_title()
+    assert labels[rows[0]] == "05xxxx…xxxx · 2 h"
+    widths = sorted(p.get_width() for p in ax.patches)
+    assert widths == pytest.approx([2, 5, 6][:len(expected)])  # hours left
+    assert f"{len(expected)} of 3 open sessions" in ax.get_title()
+    assert "Hours" in ax.get_xlabel() and "as_of" not in ax.get_xlabel()
 
 
-@pytest.mark.parametrize("dtype", [None, "datetime64[us, Asia/Tokyo]"])
-def test_timeline_bars_run_from_created_to_expires_in_utc(dtype, ax):
-    df = timeline_frame()
-    if dtype:  # other zones and resolutions are converted, not misread as UTC wall times
-        df = df.astype({"created_at": dtype, "expires_at": dtype})
-        df.attrs["as_of"] = AS_OF.tz_convert("America/New_York")
-    plot_expiry_timeline(df, n=1, ax=ax)
-    (bar,) = ax.patches
-    created = matplotlib.dates.date2num((AS_OF - pd.Timedelta(hours=6)).tz_localize(None))
-    assert bar.get_x() == pytest.approx(created)
-    assert bar.get_x() + bar.get_width() == pytest.approx(created + 7 / 24)
-    assert to_hex(bar.get_facecolor()) == STATUS_COLORS["failed"]
-    (line,) = ax.lines
-    assert line.get_xdata()[0] == pytest.approx(matplotlib.dates.date2num(AS_OF.tz_localize(None)))
-    assert "UTC" in ax.get_xlabel()
-
-
-def test_timeline_labels_stay_utc_whatever_the_local_timezone(ax):
-    with matplotlib.rc_context({"timezone": "Asia/Tokyo"}):
-        draw(plot_expiry_timeline(timeline_frame(), ax=ax))
-        labels = ticklabels(ax.xaxis)
-    assert "12:00" in labels, labels  # 21:00 in Tokyo
+def test_timeline_colours_at_risk_and_stalled_and_labels_progress(ax):
+    df = make_frame([rec("a" * 24, expires=1, uploaded_size=10, at_risk=True, stalled=False),
+                     rec("b" * 24, expires=2, uploaded_size=10, at_risk=False, stalled=True),
+                     rec("c" * 24, expires=3, uploaded_size=None, at_risk=None, stalled=None)], with_progress=True)
+    plot_expiry_timeline(df, ax=ax)
+    colours = [to_hex(p.get_facecolor()) for p in sorted(ax.patches, key=lambda p: p.get_width())]
+    assert colours == [plots._WARN, plots._ALERT, plots._NEUTRAL]
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert texts[-1] == "progress unknown" and all(t.endswith("% uploaded") for t in texts[:-1])
 
 
 def test_timeline_with_nothing_left_to_expire(ax):
     df = make_frame([rec("a", expires=-1)])
     plot_expiry_timeline(df, ax=ax)
     assert not ax.patches
-    assert [t.get_text() for t in ax.texts] == ["no session left to expire"]
+    assert [t.get_text() for t in ax.texts] == ["no open session left to expire"]
 
 
 def test_timeline_rejects_bad_n(frame, ax):
@@ -509,7 +493,7 @@ def test_empty_frame_gives_a_note(plot, ax):
     (plot_size_distribution, "status", "load_uploads"),
     (plot_chunk_configurations, "chunks_consistent", "recompute(df)"),
     (plot_expiry_distribution, "time_to_expiry", "recompute(df)"),
-    (plot_expiry_timeline, "expires_at", "load_uploads"),
+    (plot_expiry_timeline, "time_to_expiry", "build_frame"),
     (plot_status_breakdown, "total_size", "load_uploads"),
     (plot_progress, "stalled", "add_progress(df)"),
 ])
@@ -605,4 +589,37 @@ def test_as_of_is_inferred_when_attrs_were_lost(frame, ax):
     df = frame.copy()
     df.attrs = {}
     plot_expiry_distribution(df, ax=ax)
-    assert ax.lines[0].get_label() == "as_of 2025-06-01 12:00 UTC"
+    assert ax.lines[0].get_label() == "as of 2025-06-01 12:00 UTC"
+
+
+# --- saving cleanly ---------------------------------------------------------
+
+@pytest.mark.parametrize("plot", ALL_PLOTS, ids=lambda f: f.__name__)
+def test_a_plain_savefig_clips_no_text(plot, frame, tmp_path):
+    """With no figure open, a helper makes its own (constrained) figure; saving it keeps every text inside."""
+    from matplotlib.text import Text
+
+    plt.close("all")
+    ax = plot(frame)
+    fig = ax.figure
+    assert fig.get_layout_engine() is not None
+    fig.savefig(tmp_path / "plot.png")  # a plain savefig: no bbox_inches="tight"
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    # Tick labels outside the view exist but are not drawn: the figure's tight box covers the drawn ones.
+    tight = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)
+    assert tight.x0 >= -1 and tight.y0 >= -1 and tight.x1 <= width + 1 and tight.y1 <= height + 1
+    ticks = {id(t) for a in fig.axes for axis in (a.xaxis, a.yaxis)
+             for t in axis.get_ticklabels(which="both")}
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and id(t) not in ticks]
+    assert len(texts) >= 3  # title, axis labels, legend or notes
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= -1 and box.y0 >= -1 and box.x1 <= width + 1 and box.y1 <= height + 1, text.get_text()
+
+
+def test_plot_docstrings_share_their_fragments():
+    for plot in ALL_PLOTS:
+        doc = plot.__doc__
+        assert "{ax}" not in doc and "{kwargs}" not in doc and "{returns}" not in doc
+        assert 'layout="constrained"' in doc and "Returns\n    -------\n    matplotlib.axes.Axes" in doc

@@ -22,6 +22,19 @@ def test_readme_column_table_matches_schema():
     assert len(set(c.name for c in COLUMNS)) == len(COLUMNS)
 
 
+def test_readme_glossary_matches_metrics():
+    from tlanalytics.metrics import GLOSSARY, glossary_markdown
+
+    assert _between(README, "glossary") == glossary_markdown()
+    assert len({t.name for t in GLOSSARY}) == len(GLOSSARY)
+
+
+def test_column_table_escapes_angle_brackets():
+    table = column_table_markdown()
+    assert "<NA>" not in table and "&lt;NA&gt;" in table  # a Markdown renderer would swallow <NA> as a tag
+    assert "< 1 h" not in table and "&lt; 1 h" in table
+
+
 def test_ci_runs_exactly_the_readme_test_command():
     block = README.split("<!-- test-command -->", 1)[1]
     command = re.search(r"```bash\n(.+?)\n```", block, re.S).group(1).strip()

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import _browser
+from tlanalytics._units import format_bytes
 from tlanalytics._generate import LISTING_FIELDS
 from tlanalytics.errors import InvalidArgumentError, MalformedItemWarning
 from tlanalytics.frame import build_frame, empty_frame, join_progress, recompute
@@ -78,30 +79,32 @@ def test_summarize_matches_pandas(frame):
         assert kpis[f"expiring_{name}_bytes"] == int(frame.loc[mask, "total_size"].astype("int64").sum())
     status = frame["status"].astype("object")
     assert kpis["failed"] == int((status == "failed").sum()) > 0
-    assert kpis["expired"] == int(((status == "expired") | (frame["expires_at"] <= AS_OF)).sum()) > 0
+    assert kpis["past_expiry"] == int((frame["expires_at"] <= AS_OF).sum()) > 0
     assert kpis["open"] == int(expected_open(frame, AS_OF).sum())
     assert kpis["status_counts"] == {s: int((status == s).sum()) for s in ("active", "completed", "failed", "expired")}
     assert kpis["median_age"] == (AS_OF - frame["created_at"]).median()
     assert kpis["inconsistent_chunks"] == 0
     assert kpis["as_of"] == AS_OF and kpis["base_url"] == "http://127.0.0.1:8765/v1.3"
-    assert kpis["has_progress"] is False and "stalled" not in kpis
+    assert kpis["has_progress"] is False and kpis["stalled"] is None
 
 
 def test_summarize_progress_figures(sessions, progress_frame):
     kpis = summarize(progress_frame)
-    kept = sessions[3:]  # the first three vanished
+    opened = expected_open(progress_frame, AS_OF)
+    known = opened & progress_frame["uploaded_size"].notna()
     assert kpis["has_progress"] is True
     assert kpis["vanished"] == 3
-    assert kpis["uploaded_bytes"] == sum(s["uploaded_size"] for s in kept)
-    assert kpis["overall_progress"] == pytest.approx(
-        sum(s["uploaded_size"] for s in kept) / sum(s["total_size"] for s in kept))
-    assert kpis["stalled"] == int(progress_frame["stalled"].fillna(False).sum()) > 0
-    assert kpis["at_risk"] == int(progress_frame["at_risk"].fillna(False).sum()) > 0
+    uploaded = int(progress_frame.loc[known, "uploaded_size"].sum())
+    total = int(progress_frame.loc[known, "total_size"].sum())
+    assert kpis["uploaded_bytes"] == uploaded and kpis["bytes_to_upload"] == total - uploaded
+    assert kpis["overall_progress"] == pytest.approx(uploaded / total)
+    assert kpis["stalled"] == int((opened & progress_frame["stalled"].fillna(False)).sum()) > 0
+    assert kpis["at_risk"] == int((opened & progress_frame["at_risk"].fillna(False)).sum()) > 0
 
 
 def test_summarize_now_recomputes_for_that_moment(frame):
     later = AS_OF + pd.Timedelta(hours=3)
-    kpis = summarize(frame, now=later)
+    kpis = summarize(frame, as_of=later)
     assert kpis["as_of"] == later
     assert kpis["expiring_1h"] == int(expected_expiring(frame, later, 1).sum())
     assert kpis["expiring_6h_bytes"] == int(frame.loc[expected_expiring(frame, later, 6), "total_size"].sum())
@@ -213,12 +216,10 @@ def full(sessions, tmp_path_factory):
 
 def expected_rows(df):
     """Row counts of the report's tables, from pandas."""
-    rows = {"expiring": min(20, int(expected_expiring(df, AS_OF, 10**6).sum())), "largest": min(20, len(df)),
-            "chunks": df["chunk_size"].nunique(dropna=False),
-            "status": int((df["status"].astype("object").fillna("missing").value_counts() > 0).sum())}
-    if "stalled" in df.columns:
-        rows["stalled"] = min(20, int(df["stalled"].fillna(False).sum()))
-    return rows
+    status = df["status"].astype("object")
+    shown = set(status.fillna("missing")) | {"active", "completed", "failed", "expired"}
+    return {"do-now": min(20, int(expected_open(df, AS_OF).sum())), "failed": min(20, int((status == "failed").sum())),
+            "chunks": df["chunk_size"].nunique(dropna=False), "status": len(shown) + 1}  # + the "all" row
 
 
 def test_report_is_self_contained(frame_html):
@@ -238,13 +239,15 @@ def test_report_is_self_contained(frame_html):
 def test_report_tables_have_the_expected_rows(frame, frame_html):
     _, page = frame_html
     rows = expected_rows(frame)
-    assert rows["expiring"] == 20 and rows["chunks"] > 1
+    assert rows["do-now"] == 20 and rows["failed"] > 0 and rows["chunks"] > 1
     for table, n in rows.items():
         assert page.rows[table] == n, table
-    assert "stalled" not in page.rows  # no progress columns, no stalled table
-    soonest = frame[expected_expiring(frame, AS_OF, 10**6)].sort_values("expires_at").iloc[0]
-    assert page.cells["expiring"][0][0] == soonest["upload_id"]
-    assert page.cells["largest"][0][0] == frame.loc[frame["total_size"].idxmax(), "upload_id"]
+    # without progress: expiring within 1 h comes first, then the soonest open sessions
+    soonest = frame[expected_expiring(frame, AS_OF, 10**6)].sort_values(["expires_at", "upload_id"])
+    assert [c[0] for c in page.cells["do-now"]] == list(soonest["upload_id"].head(20))
+    failed = frame[frame["status"] == "failed"].sort_values("total_size", ascending=False)
+    assert page.cells["failed"][0][0] == failed["upload_id"].iloc[0]
+    assert len(page.cells["failed"][0]) == 5  # no failed-chunk column without progress
     by_size = frame["chunk_size"].value_counts()
     for cells in page.cells["chunks"]:
         size = {"5 MiB": 5, "10 MiB": 10, "25 MiB": 25, "50 MiB": 50, "100 MiB": 100}[cells[0]] << 20
@@ -252,22 +255,51 @@ def test_report_tables_have_the_expected_rows(frame, frame_html):
         assert cells[5] == "0"
 
 
-def test_report_with_progress_lists_stalled_sessions(full):
+def test_report_leads_with_what_needs_attention(frame_html, full):
+    text, _ = frame_html
+    assert "Progress was not read, so stalled and at-risk sessions are unknown" in text
     df, _, text, page = full
-    rows = expected_rows(df)
-    assert rows["stalled"] == 20
-    for table, n in rows.items():
-        assert page.rows[table] == n, table
-    stalled = df[df["stalled"].fillna(False)]
-    longest = stalled.sort_values("idle_for", ascending=False).iloc[0]
-    assert page.cells["stalled"][0][0] == longest["upload_id"]
-    assert "Vanished" in text and "Overall progress" in text
+    kpis = summarize(df)
+    assert f"{kpis.attention:,} open sessions need attention now ({kpis.at_risk:,} at risk" in text
+    order = [text.index(marker) for marker in ('id="headline"', 'id="do-now"', 'id="failed"', 'id="status"',
+                                               'id="chunks"', 'id="source"', 'id="glossary"')]
+    assert order == sorted(order)
+
+
+def test_do_now_shows_time_left_progress_and_the_rate_needed(full):
+    df, _, _, page = full
+    by_id = df.drop_duplicates("upload_id").set_index("upload_id")
+    header = ["Upload id", "Why", "Time left", "Progress", "Size", "Still to upload", "Rate needed", "Current rate"]
+    for cells in page.cells["do-now"]:
+        row = dict(zip(header, cells))
+        session = by_id.loc[row["Upload id"]]
+        assert expected_open(by_id.loc[[row["Upload id"]]], AS_OF).all()
+        if pd.notna(session["uploaded_size"]):
+            left = max(int(session["total_size"]) - int(session["uploaded_size"]), 0)
+            rate = left / session["time_to_expiry"].total_seconds()
+            assert row["Still to upload"] == format_bytes(left) and row["Rate needed"] == f"{format_bytes(rate)}/s"
+    assert any("at risk" in cells[1] for cells in page.cells["do-now"])
+
+
+def test_report_with_progress_counts_failed_chunks(full):
+    df, _, _, page = full
+    failed = df[df["status"] == "failed"].sort_values("total_size", ascending=False, kind="stable")
+    assert [c[3] for c in page.cells["failed"]] == [f"{int(v):,}" if pd.notna(v) else "n/a"
+                                                     for v in failed["chunks_failed"].head(20)]
 
 
 def test_report_counts_inconsistent_chunk_arithmetic(full):
     df, _, text, page = full
     assert sum(int(cells[5]) for cells in page.cells["chunks"]) == 2
-    assert "2 sessions whose total_chunks is not ceil(total_size / chunk_size)" in text
+    assert "2 sessions whose chunk count does not match file size ÷ chunk size" in text
+
+
+def test_report_uses_plain_words(full):
+    _, _, text, _ = full
+    visible = re.sub(r"<[^>]+>", " ", text.split("<style>")[0] + text.split("</style>")[1])
+    visible = re.sub(r"Glossary.*", "", visible, flags=re.S)  # the glossary names the columns it defines
+    for raw in ("total_size", "as_of", "total_chunks", "chunk_size", "time_to_expiry"):
+        assert raw not in visible, raw
 
 
 def test_report_escapes_every_value(full):
@@ -276,10 +308,10 @@ def test_report_escapes_every_value(full):
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in text
     assert "<b>1</b>" not in text and "&lt;b&gt;1&lt;/b&gt;" in text
     assert "<i>of</i>" not in text and "Uploads &lt;i&gt;of&lt;/i&gt; &amp; co" in text
-    assert page.cells["expiring"][0][0] == EVIL_ID  # shown as text, verbatim
+    assert page.cells["do-now"][0][0] == EVIL_ID  # shown as text, verbatim
     assert any(EVIL_STATUS in cell for row in page.cells["status"] for cell in row)
     # credentials, query and fragment of the base URL are not shown
-    assert "pass" not in text.replace("passes", "").replace("Passes", "") and "s3cret" not in text
+    assert "user:pass" not in text and ":pass@" not in text and "s3cret" not in text and "#frag" not in text
     assert "http://127.0.0.1:9/v1.3" in text
 
 
@@ -316,19 +348,64 @@ def test_report_renders_in_chromium(browser, full, tmp_path):
     df, path, _, _ = full
     page = _browser.inspect(browser, path)
     assert page["images"] and all(i["complete"] and i["width"] > 0 for i in page["images"])
-    assert page["images"][0]["id"] == "overview" and page["images"][0]["width"] >= 800
+    ids = [i["id"] for i in page["images"]]
+    assert ids == ["img-time-left", "img-status", "img-sizes", "img-expiry", "img-progress"]
     rows = expected_rows(df)
     assert page["tables"] == {**rows, "source": len(page["cells"]["source"])} and page["tables"]["source"] >= 5
-    assert page["cells"]["expiring"][0][0] == EVIL_ID  # escaped: text, not a script
+    assert page["cells"]["do-now"][0][0] == EVIL_ID  # escaped: text, not a script
     assert page["scripts"] == 0 and page["pwned"] is None
     assert page["resources"] == []  # nothing was fetched
     assert [e for e in page["console"] if e["level"] == "SEVERE"] == []
     assert page["title"].startswith("Uploads <i>of</i> & co")
-    shot = _browser.screenshot(browser, tmp_path / "report.png", height=page["height"])
-    import matplotlib.image
 
-    pixels = matplotlib.image.imread(shot)
-    assert pixels.shape[0] >= 2000 and pixels.shape[1] == 1280 and pixels.std() > 0.05  # a page, not a blank
+
+def test_panels_open_full_size_when_clicked(browser, full):
+    _, path, _, _ = full
+    _browser.inspect(browser, path)
+    from selenium.webdriver.common.by import By
+
+    img = browser.find_element(By.ID, "img-status")
+    small = img.size["width"]
+    img.click()  # a plain link to the panel's own #fragment; CSS :target shows it full size
+    assert browser.execute_script("return location.hash") == "#panel-status"
+    big = browser.find_element(By.ID, "img-status")
+    natural = browser.execute_script("return arguments[0].naturalWidth", big)
+    assert natural <= big.size["width"] <= natural + 2 and natural > small  # + its 1 px border
+    browser.find_element(By.CSS_SELECTOR, "#panel-status .close").click()
+    assert browser.find_element(By.ID, "img-status").size["width"] == small
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_demo_report_reads_at_1400_and_800_px(browser, demo_report, tmp_path, width):
+    path = demo_report
+    page = _browser.inspect(browser, path, width=width)
+    text = page["text"]
+    assert "need attention now" in text and "Do now" in text and "Failed sessions" in text
+    assert page["tables"]["do-now"] == 20 and page["tables"]["failed"] == 20
+    assert any(cells[3].endswith("%") for cells in page["cells"]["do-now"])  # progress was read
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width  # nothing sticks out
+    panels = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.panels img')).map(i => i.getBoundingClientRect().width)")
+    assert panels and min(panels) >= min(width - 80, 500)  # each panel legible: at least 500 px wide
+    # no number contradicts another: tiles, subtitle, status table and tables agree
+    tiles = dict(line.split("\n", 1) for line in browser.execute_script(
+        "return Array.from(document.querySelectorAll('#kpis li')).map(li => li.innerText)"))
+    status = {c[0]: int(c[1].replace(",", "")) for c in page["cells"]["status"]}
+    subtitle = browser.find_element("id", "subtitle").text
+    opened = int(tiles["Open sessions"].replace(",", ""))
+    assert f"{status['all']:,} upload sessions listed" in subtitle and f"{opened:,} open" in subtitle
+    assert f"{status['failed']:,} failed" in subtitle and tiles["Failed"] == f"{status['failed']:,}"
+    assert opened <= status["active"]  # active but past expiry are not open
+    _browser.screenshot(browser, tmp_path / f"report-{width}.png", height=page["height"], width=width)
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    from tlanalytics.cli import main
+
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["report", "--demo", "--quiet", "-o", str(out)]) == 0
+    return out / "report.html"
 
 
 def test_empty_report_renders_in_chromium(browser, tmp_path):

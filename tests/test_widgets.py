@@ -79,19 +79,28 @@ def _independent(df, *, statuses=(), size=None, chunks=(), hours=0, progress=Non
 
 
 def _summary_of(df):
+    """The explorer's summary, counted in plain pandas (the glossary's definitions)."""
     left = df["time_to_expiry"]
     status = df["status"].astype(object)
-    # report.summarize's "open" sessions: not completed, failed or expired, and not past expires_at.
     done = status.isin(["completed", "failed", "expired"]) | df["is_expired"].fillna(False)
-    alive = (left > pd.Timedelta(0)) & ~done
+    opened = ~done
+    alive = (left > pd.Timedelta(0)) & opened
+    progress = {"uploaded_size", "progress", "stalled", "at_risk"} <= set(df.columns)
+
+    def flagged(name):
+        return int((opened & df[name].fillna(False).astype(bool)).sum()) if progress else None
+
     return {
         "sessions": len(df),
         "total_bytes": int(sum(int(v) for v in df["total_size"] if not pd.isna(v))),
-        "uploaded_bytes": int(sum(int(v) for v in df["uploaded_size"] if not pd.isna(v)))
-        if "uploaded_size" in df.columns else None,
+        "open": int(opened.sum()),
         "expiring_1h": int((alive & (left <= pd.Timedelta(hours=1))).sum()),
         "expiring_6h": int((alive & (left <= pd.Timedelta(hours=6))).sum()),
         "failed": int((df["status"] == "failed").sum()),
+        "uploaded_bytes": int(sum(int(v) for v, t, o in zip(df["uploaded_size"], df["total_size"], opened)
+                                  if o and not pd.isna(v) and not pd.isna(t))) if progress else None,
+        "at_risk": flagged("at_risk"),
+        "stalled": flagged("stalled"),
     }
 
 
@@ -475,3 +484,37 @@ def test_bad_arguments_are_rejected(frame, kwargs):
 def test_bad_source_is_rejected():
     with pytest.raises(InvalidArgumentError, match="`source`"):
         Explorer("uploads.csv")
+
+
+def test_table_starts_with_the_most_urgent_open_sessions(frame):
+    from tlanalytics import metrics
+
+    ex = Explorer(frame, top_n=10)
+    assert ex._sort.value == "most urgent first"
+    shown = re.findall(r"<td>([0-9a-f]{24})</td>", _outputs(ex._table_out)["text/html"])
+    want = frame.iloc[metrics.urgency_order(frame)]["upload_id"].head(10)
+    assert shown == list(want)
+    first = frame.set_index("upload_id").loc[shown[0]]
+    assert metrics.attention_mask(frame.iloc[[list(frame["upload_id"]).index(shown[0])]]).all()
+    assert first["time_to_expiry"] > pd.Timedelta(0)
+
+
+def test_reset_filters_shows_every_session_again(frame):
+    ex = Explorer(frame)
+    _set_filters(ex, frame)
+    assert len(ex.filtered) < len(frame)
+    def walk(widget):
+        yield widget
+        for child in getattr(widget, "children", ()):
+            yield from walk(child)
+
+    reset = next(b for b in walk(ex.widget) if getattr(b, "description", "") == "Reset filters")
+    reset.click()
+    assert len(ex.filtered) == len(frame) and ex.summary["sessions"] == len(frame)
+    assert ex._status.value == () and ex._chunks.value == () and ex._id.value == "" and ex._expires.value == 0
+
+
+def test_the_ui_says_an_empty_selection_means_all(frame):
+    ex = Explorer(frame)
+    assert "select none to include all" in ex._hint.value
+    assert ex._status.tooltip and "none" in ex._status.tooltip.lower()

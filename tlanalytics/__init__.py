@@ -27,7 +27,8 @@ _EXPORTS = {
         "plot_expiry_distribution", "plot_expiry_timeline", "plot_status_breakdown", "plot_progress", "overview",
     ],
     "export": ["to_csv", "read_csv", "to_parquet", "read_parquet", "to_jsonl", "write_frame"],
-    "reporting": ["report", "summarize"],
+    "metrics": ["summarize", "evaluate_check", "Summary", "CheckResult", "GLOSSARY"],
+    "reporting": ["report"],
     "filters": ["filter_uploads"],
     "widgets": ["explore", "Explorer"],
 }
@@ -38,6 +39,8 @@ __all__ = sorted(_WHERE) + ["__version__"]
 
 
 def __getattr__(name):
+    if name == "metrics":  # the module of definitions, as ``tla.metrics.open_mask(df)``
+        return importlib.import_module(".metrics", __name__)
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'tlanalytics' has no attribute {name!r}")

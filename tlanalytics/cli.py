@@ -4,7 +4,7 @@ Subcommands::
 
     tlanalytics fetch -o uploads.csv       # or .parquet, .jsonl
     tlanalytics summary [--json]           # key figures as a table on stdout
-    tlanalytics report [-o DIR]            # DIR/uploads.csv (+ sidecar), report.html, overview.png
+    tlanalytics report [-o DIR] [--listing-only]  # DIR/report.html, overview.png, uploads.csv (+ sidecar)
     tlanalytics check [--max-expiring N] [--within HOURS] [--max-failed N] [--max-stuck-bytes BYTES]
     tlanalytics simulate [--port N] [--uploads N] [--seed S] [--latency MS]
     tlanalytics dashboard [--store DIR] [--port N] [--host HOST]   # the explorer as a web page (Voilà)
@@ -174,10 +174,13 @@ def _parser():
     group.add_argument("--workers", type=_positive_int, default=8, metavar="N",
                        help="most requests in flight at once (default: 8)")
     group.add_argument("--with-progress", action="store_true",
-                       help="also read every session's progress (one request per session)")
+                       help="also read the upload progress of every open session (one request per open session; "
+                            "report does this by default)")
     group.add_argument("--as-of", type=_timestamp, metavar="TIMESTAMP",
                        help="compute ages and times to expiry relative to this ISO 8601 moment (default: now)")
-    group.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    group.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress bars (they appear only when stderr is a terminal)")
+    group.add_argument("--no-progress", dest="quiet", action="store_true", help=argparse.SUPPRESS)
     group.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs on stderr")
 
     parser = _Parser(
@@ -194,10 +197,15 @@ def _parser():
     p.add_argument("-o", "--output", type=_output_file, required=True, metavar="FILE",
                    help="file to write; the format follows the extension: .csv (with a .meta.json sidecar), "
                         ".parquet, .jsonl")
+    p.add_argument("--excel", action="store_true",
+                   help="CSV for spreadsheets: UTF-8 with BOM, UTC times as YYYY-MM-DD HH:MM:SS, durations in hours "
+                        "(not for exact round trips; .csv only)")
     p = add("summary", "Print the key figures as a table.", parents=[common])
     p.add_argument("--json", action="store_true", help="print the key figures as JSON instead")
-    p = add("report", "Write uploads.csv, report.html (self-contained) and overview.png into a folder.",
-            parents=[common])
+    p = add("report", "Write report.html (self-contained), overview.png and uploads.csv into a folder. Reads the "
+                      "progress of every open session (one request each) unless --listing-only.", parents=[common])
+    p.add_argument("--listing-only", action="store_true",
+                   help="do not read progress: one request per 50 sessions, but stalled and at-risk are unknown")
     p.add_argument("-o", "--output", type=Path, default=Path("tlanalytics-report"), metavar="DIR",
                    help="folder to write into, created if needed (default: ./tlanalytics-report)")
     p.add_argument("--title", help="heading of the HTML report")
@@ -211,11 +219,14 @@ def _parser():
     p.add_argument("--max-stuck-bytes", type=_bytes, metavar="BYTES",
                    help="most bytes (total_size, e.g. 10GiB) allowed in stuck sessions: open sessions stalled or at "
                         "risk with --with-progress, else open sessions expiring within --within hours")
-    p = add("simulate", "Serve a local simulator of the API in the foreground until Ctrl+C.")
+    p = add("simulate", "Serve the local API simulator (the listing and status endpoints) on 127.0.0.1 in the "
+                        "foreground until Ctrl+C, and print the TWELVELABS_BASE_URL and TWELVELABS_API_KEY to "
+                        "export. Without --uploads it serves the shipped sample of 3,000 sessions, timestamps "
+                        "shifted to now.")
     p.add_argument("--port", type=_count, default=8765, help="port on 127.0.0.1; 0 picks a free one (default: 8765)")
     p.add_argument("--uploads", type=_count, metavar="N",
                    help="serve N generated sessions (default: the shipped sample of 3,000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the generated sessions (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sessions --uploads generates (default: 0)")
     p.add_argument("--latency", type=float, default=0.0, metavar="MS", help="milliseconds added to every request")
     p.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs on stderr")
     p = add("dashboard", "Serve the explorer as a web page (Voilà) until Ctrl+C.", parents=[common])
@@ -270,27 +281,97 @@ def _out(text=""):
 
 # --- commands ------------------------------------------------------------------------
 
-def _load(args):
-    """The uploads frame for fetch/summary/report/check."""
-    from .client import load_uploads
+# Library messages name Python parameters; on the command line they name flags.
+_FLAG_WORDS = {"The value for `base_url`": "The value of --base-url", "`base_url`": "--base-url",
+               "`max_workers`": "--workers", "`as_of`": "--as-of", "`api_key`": "TWELVELABS_API_KEY"}
+_NO_FLAG = re.compile(r",? or raise `timeout`(?: or `max_retries`)?")
 
-    options = dict(max_workers=args.workers, progress=not args.no_progress, as_of=args.as_of,
-                   with_progress=args.with_progress)
+
+def _in_flag_words(exc):
+    """Reword a library error's message for the command line (same exception, same exit code)."""
+    from .errors import TLAnalyticsError
+
+    if isinstance(exc, TLAnalyticsError) and exc.args and isinstance(exc.args[0], str):
+        text = _NO_FLAG.sub("", exc.args[0])
+        for words, flag in _FLAG_WORDS.items():
+            text = text.replace(words, flag)
+        exc.args = (text, *exc.args[1:])
+    return exc
+
+
+def _load(args, *, progress=None):
+    """The uploads frame for fetch/summary/report/check; ``progress``: read open sessions' progress."""
+    try:
+        return _read(args, progress)
+    except Exception as exc:
+        raise _in_flag_words(exc)
+
+
+def _bars(args):
+    """Progress bars only where a person watches: stderr is a terminal and ``--quiet`` is off."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _read(args, progress):
+    """:func:`_load` without the rewording."""
+    from .client import add_progress, load_uploads
+    from .metrics import open_mask
+
+    if progress is None:
+        progress = args.with_progress
+    options = dict(max_workers=args.workers, progress=_bars(args))
+
+    def read(api_key, base_url):
+        df = load_uploads(api_key, base_url=base_url, as_of=args.as_of, **options)
+        if progress and len(df):
+            df = add_progress(df, only=open_mask(df), api_key=api_key, base_url=base_url, **options)
+        return df
+
     if args.demo:
         from .simulator import Simulator
 
         with Simulator() as sim:
-            df = load_uploads(sim.api_key, base_url=sim.base_url, **options)
+            df = read(sim.api_key, sim.base_url)
         df.attrs["demo"] = True
         return df
     if key_from_env() is None:
+        example = "fetch --demo -o uploads.csv" if args.command == "fetch" else f"{args.command} --demo"
         raise _Failure(f"no API key: set TWELVELABS_API_KEY (or TWELVE_LABS_API_KEY) in the environment, "
-                       f"or try `tlanalytics {args.command} --demo` to use built-in sample data", EXIT_CONFIG)
-    return load_uploads(None, base_url=args.base_url, **options)
+                       f"or try `tlanalytics {example}` to use built-in sample data", EXIT_CONFIG)
+    return read(None, args.base_url)
+
+
+def _check_output(path, *, folder=False):
+    """Fail (exit 5) before any request unless ``path`` can be written: a file, or a folder with ``folder``."""
+    path = Path(path)
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise _Failure(f"cannot write into {path}: it is a file, not a folder (-o takes a folder)", EXIT_FILE)
+        existing = next(p for p in (path, *path.parents) if p.exists())  # "." or "/" at the latest
+        if not existing.is_dir():
+            raise _Failure(f"cannot create the folder {path}: {existing} is a file", EXIT_FILE)
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise _Failure(f"cannot write into {existing}: permission denied", EXIT_FILE)
+        return
+    if path.is_dir():
+        raise _Failure(f"cannot write {path}: it is a folder; give a file name such as {path / 'uploads.csv'}",
+                       EXIT_FILE)
+    parent = path.parent
+    if not parent.is_dir():
+        raise _Failure(f"cannot write {path}: the folder {parent} does not exist", EXIT_FILE)
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise _Failure(f"cannot write {path}: permission denied", EXIT_FILE)
+
+
+def _plural(n, word):
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def _fetch(args):
     """``fetch``: write the frame to ``-o FILE``."""
+    if args.excel and args.output.suffix.lower() != ".csv":
+        raise _Failure(f"--excel writes CSV only, but -o {args.output} is not a .csv file", EXIT_USAGE)
+    _check_output(args.output)
     if args.output.suffix.lower() == ".parquet":
         from .export import _pyarrow
 
@@ -298,8 +379,8 @@ def _fetch(args):
     df = _load(args)
     from .export import write_frame
 
-    path = write_frame(df, args.output)
-    _out(f"Wrote {len(df):,} sessions to {path}")
+    path = write_frame(df, args.output, **({"excel": True} if args.excel else {}))
+    _out(f"Wrote {_plural(len(df), 'session')} to {path}")
     return EXIT_OK
 
 
@@ -318,69 +399,52 @@ def _jsonable(value):
 
 def _summary(args):
     """``summary``: the key figures as a table (or JSON) on stdout."""
-    from .reporting import _clean_url, _kpi_rows, summarize
+    from .reporting import clean_url, source_text, summarize, summary_rows
 
     df = _load(args)
-    kpis = summarize(df)
+    s = summarize(df)
     if args.json:
-        kpis = {**kpis, "base_url": _clean_url(kpis["base_url"])}
-        _out(json.dumps(_jsonable(kpis), indent=2))
+        figures = s.to_dict()
+        figures["base_url"] = None if s.demo else clean_url(figures["base_url"])
+        figures["source"] = source_text(s)
+        _out(json.dumps(_jsonable(figures), indent=2))
         return EXIT_OK
-    rows = _kpi_rows(kpis) + [(f"Status {s}", f"{n:,}") for s, n in kpis["status_counts"].items()]
-    rows.append(("Source", _clean_url(kpis["base_url"]) or "n/a"))
+    rows = summary_rows(s) + [(f"Status {name}", f"{n:,}") for name, n in s.status_counts.items()]
     width = max(len(label) for label, _ in rows)
     _out("\n".join(f"{label:<{width}}  {value}" for label, value in rows))
     return EXIT_OK
 
 
 def _report(args):
-    """``report``: uploads.csv (+ sidecar), report.html and overview.png in ``-o DIR``."""
+    """``report``: report.html, overview.png and uploads.csv (+ sidecar) in ``-o DIR``."""
     from .export import to_csv
-    from .reporting import _overview_png, _write_html
+    from .reporting import headline, overview_png, report, summarize
 
-    df = _load(args)
+    _check_output(args.output, folder=True)
+    df = _load(args, progress=not args.listing_only)
     folder = args.output
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = to_csv(df, folder / "uploads.csv")
     png_path = folder / "overview.png"
-    png = _overview_png(df)
-    png_path.write_bytes(png)
-    html_path = _write_html(df, folder / "report.html", title=args.title, png=png if len(df) else None)
-    for path in (csv_path, Path(str(csv_path) + ".meta.json"), html_path, png_path):
+    png_path.write_bytes(overview_png(df))
+    html_path = report(df, folder / "report.html", title=args.title)
+    for path in (csv_path, Path(str(csv_path) + ".meta.json"), png_path):
         _out(str(path))
+    _out(f"{html_path.resolve().as_uri()} {headline(summarize(df))}")
     return EXIT_OK
 
 
 def _check(args):
     """``check``: one line and exit 1 when a threshold is crossed, else OK and 0."""
-    import pandas as pd
-
-    from ._units import format_bytes
-    from .reporting import _expiring_mask, _flags, _has_progress, _open_mask
+    from .metrics import evaluate_check
 
     df = _load(args)
-    within = pd.Timedelta(hours=args.within)
-    hours = f"{args.within:g} h"
-    expiring = _expiring_mask(df, within)
-    results = [(int(expiring.sum()) > args.max_expiring,
-                f"{int(expiring.sum()):,} sessions expire within {hours} (allowed: {args.max_expiring:,})")]
-    if args.max_failed is not None:
-        failed = int((df["status"].astype("object") == "failed").sum())
-        results.append((failed > args.max_failed, f"{failed:,} sessions failed (allowed: {args.max_failed:,})"))
-    if args.max_stuck_bytes is not None:
-        if _has_progress(df):
-            stuck = _open_mask(df) & (_flags(df["stalled"]) | _flags(df["at_risk"]))
-            what = "stalled or at-risk sessions"
-        else:
-            stuck, what = expiring, f"sessions expiring within {hours}"
-        size = int(df.loc[stuck, "total_size"].sum())
-        results.append((size > args.max_stuck_bytes, f"{format_bytes(size)} ({size:,} bytes) stuck in {int(stuck.sum()):,} "
-                                                     f"{what} (allowed: {format_bytes(args.max_stuck_bytes)})"))
-    failed = [text for bad, text in results if bad]
-    if failed:
-        _out("FAIL: " + "; ".join(failed))
+    result = evaluate_check(df, max_expiring=args.max_expiring, within=args.within, max_failed=args.max_failed,
+                            max_stuck_bytes=args.max_stuck_bytes)
+    if not result.ok:
+        _out("FAIL: " + "; ".join(result.reasons))
         return EXIT_CHECK_FAILED
-    _out("OK: " + "; ".join(text for _, text in results))
+    _out("OK: " + "; ".join(result.figures))
     return EXIT_OK
 
 
@@ -421,7 +485,7 @@ def _dashboard(args):
     cfg = dashboard.DashboardSettings(
         demo=args.demo, base_url=args.base_url, workers=args.workers, with_progress=args.with_progress,
         as_of=None if args.as_of is None else args.as_of.isoformat(), store=args.store,
-        progress_bars=not args.no_progress)
+        progress_bars=_bars(args))
     token = None if dashboard.is_loopback(args.host) else dashboard.new_token()
 
     def ready(url):

@@ -500,7 +500,7 @@ class UploadsClient:
                          page=page, what=f"the status of upload {upload_id!r} (page {page})", check=_check_status,
                          allow_404=allow_404)
 
-    def add_progress(self, df):
+    def add_progress(self, df, *, only=None):
         """Add every session's progress columns from its status endpoint.
 
         One ``GET /assets/multipart-uploads/{upload_id}?page_limit=1`` per
@@ -515,6 +515,11 @@ class UploadsClient:
         ----------
         df : pandas.DataFrame
             Sessions as returned by :meth:`load`; ``attrs["as_of"]`` is used.
+        only : array-like of bool, optional
+            A mask with one value per row of ``df``: read progress only for
+            the rows where it is True (e.g. ``tla.metrics.open_mask(df)``);
+            the other rows keep null progress columns (``vanished`` <NA>).
+            None reads every row.
 
         Returns
         -------
@@ -538,7 +543,17 @@ class UploadsClient:
         if not isinstance(df, pd.DataFrame) or "upload_id" not in df.columns:
             raise InvalidArgumentError("The value for `df` must be a DataFrame with an `upload_id` column, "
                                        f"but {type(df).__name__} was passed.")
-        ids = list(dict.fromkeys(i for i in df["upload_id"].tolist() if isinstance(i, str) and i))
+        uids = df["upload_id"]
+        if only is not None:
+            try:
+                keep = pd.array(only, dtype="boolean").to_numpy(dtype=bool, na_value=False)
+            except (TypeError, ValueError):
+                keep = None
+            if keep is None or keep.shape != (len(df),):
+                raise InvalidArgumentError(f"The value for `only` must be a boolean mask with one value per row of "
+                                           f"`df` ({len(df)}), but {type(only).__name__} was passed.")
+            uids = uids[keep]
+        ids = list(dict.fromkeys(i for i in uids.tolist() if isinstance(i, str) and i))
         op, statuses = Op(), {}
         bar = _progress_bar(self.progress, total=len(ids), unit="session", desc="Reading progress")
         pool = self._executor()
@@ -718,7 +733,7 @@ def load_uploads(api_key=None, *, base_url=None, page_limit=50, max_workers=8, t
         return client._load(as_of=as_of, with_progress=with_progress, stacklevel=3)
 
 
-def add_progress(df, client=None, **client_kwargs):
+def add_progress(df, client=None, *, only=None, **client_kwargs):
     """Add every session's progress columns (see :meth:`UploadsClient.add_progress`).
 
     Parameters
@@ -727,6 +742,9 @@ def add_progress(df, client=None, **client_kwargs):
         Sessions as returned by :func:`load_uploads`.
     client : UploadsClient or None
         The client to use; None makes one from ``client_kwargs`` (and closes it).
+    only : array-like of bool, optional
+        Read progress only for the rows where this mask is True (see
+        :meth:`UploadsClient.add_progress`); None reads every row.
     **client_kwargs
         Options of :class:`UploadsClient` (``api_key``, ``base_url``, ...).
 
@@ -737,7 +755,8 @@ def add_progress(df, client=None, **client_kwargs):
     Raises
     ------
     InvalidArgumentError
-        Both ``client`` and client options were given, or ``df`` has no ``upload_id``.
+        Both ``client`` and client options were given, ``df`` has no ``upload_id``,
+        or ``only`` does not have one value per row.
     AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError
         See :meth:`UploadsClient.load`.
 
@@ -746,7 +765,7 @@ def add_progress(df, client=None, **client_kwargs):
     >>> df = add_progress(load_uploads())  # doctest: +SKIP
     """
     with _client(client, client_kwargs) as client:
-        return client.add_progress(df)
+        return client.add_progress(df, only=only)
 
 
 def load_chunks(upload_id, client=None, **client_kwargs):

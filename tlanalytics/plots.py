@@ -10,16 +10,15 @@ durations in hours, and each status has one colour everywhere
 from __future__ import annotations
 
 import math
-from datetime import timezone
 
 import numpy as np
 import pandas as pd
-from matplotlib import dates as mdates
 from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from . import metrics
 from ._units import format_bytes, format_duration, format_utc
 from .errors import InvalidArgumentError
 from .schema import STATUSES, columns
@@ -66,6 +65,33 @@ def status_color(status):
     return STATUS_COLORS.get(status if isinstance(status, str) else "unknown", STATUS_COLORS["unknown"])
 
 
+# --- shared docstring fragments (seaborn's ``_core_docs``) ---------------------
+
+_DOCS = {
+    "ax": """ax : matplotlib.axes.Axes, optional
+        Where to draw; the current Axes when None (a new figure with
+        ``layout="constrained"`` when pyplot has none, so a plain
+        ``ax.figure.savefig(path)`` clips nothing).""",
+    "returns": """Returns
+    -------
+    matplotlib.axes.Axes""",
+}
+
+
+def _doc(kwargs_target):
+    """Fill the ``{ax}``, ``{kwargs}`` and ``{returns}`` fragments of a plot function's docstring."""
+    fragments = {**_DOCS, "kwargs": f"""**kwargs
+        Passed to :meth:`matplotlib.axes.Axes.{kwargs_target}`."""}
+
+    def decorate(func):
+        doc = func.__doc__
+        for name, text in fragments.items():
+            doc = doc.replace("{" + name + "}", text)
+        func.__doc__ = doc
+        return func
+    return decorate
+
+
 # --- helpers --------------------------------------------------------------
 
 def _how_to_get(name):
@@ -93,6 +119,8 @@ def _start(df, ax, title, needed):
     if ax is None:
         import matplotlib.pyplot as plt
 
+        if not plt.get_fignums():  # our own figure: laid out so that savefig clips nothing
+            plt.figure(layout="constrained")
         ax = plt.gca()
     ax.set_title(title)
     if len(df) == 0:
@@ -189,6 +217,7 @@ def _legend(ax, **kwargs):
 
 # --- plots ----------------------------------------------------------------
 
+@_doc("hist")
 def plot_size_distribution(df, *, by_status=True, bins=30, ax=None, **kwargs):
     """Histogram of file sizes (``total_size``) on log-spaced bins.
 
@@ -204,14 +233,10 @@ def plot_size_distribution(df, *, by_status=True, bins=30, ax=None, **kwargs):
         Stack the bars by status, in the status colours.
     bins : int, default 30
         Number of log-spaced bins between the smallest and largest size.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; the current Axes when None.
-    **kwargs
-        Passed to :meth:`matplotlib.axes.Axes.hist`.
+    {ax}
+    {kwargs}
 
-    Returns
-    -------
-    matplotlib.axes.Axes
+    {returns}
 
     Examples
     --------
@@ -247,7 +272,7 @@ def plot_size_distribution(df, *, by_status=True, bins=30, ax=None, **kwargs):
         ax.axvline(max(x, lo), color="black", linestyle=ls, linewidth=1.2, label=f"{name} {format_bytes(x)}")
     _bytes_axis(ax.xaxis)
     ax.set_xlim(edges[0], edges[-1])
-    ax.set_xlabel("File size (total_size, binary units, log scale)")
+    ax.set_xlabel("File size (binary units: 1 MiB = 1,048,576 bytes; log scale)")
     ax.set_ylabel("Sessions")
     notes = [f"{(~known).sum():,} without size not shown"] if (~known).any() else []
     notes += [f"{(values <= 0).sum():,} of 0 B in first bin"] if (values <= 0).any() else []
@@ -257,6 +282,7 @@ def plot_size_distribution(df, *, by_status=True, bins=30, ax=None, **kwargs):
     return ax
 
 
+@_doc("scatter")
 def plot_chunk_configurations(df, *, ax=None, **kwargs):
     """Chunk sizes in use and the chunk counts they imply, one marker per pair.
 
@@ -270,14 +296,10 @@ def plot_chunk_configurations(df, *, ax=None, **kwargs):
     ----------
     df : pandas.DataFrame
         An uploads frame with ``chunk_size``, ``total_chunks`` and ``chunks_consistent``.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; the current Axes when None.
-    **kwargs
-        Passed to :meth:`matplotlib.axes.Axes.scatter` for the consistent sessions.
+    {ax}
+    {kwargs}
 
-    Returns
-    -------
-    matplotlib.axes.Axes
+    {returns}
 
     Examples
     --------
@@ -321,8 +343,8 @@ def plot_chunk_configurations(df, *, ax=None, **kwargs):
     if len(distinct) == 1:
         ax.set_xlim(distinct[0] / 2, distinct[0] * 2)
     ax.set_yscale("log")
-    ax.set_xlabel("Chunk size (chunk_size, binary units, log scale)")
-    ax.set_ylabel("Chunks per session (total_chunks, log scale)")
+    ax.set_xlabel("Chunk size (binary units; log scale)")
+    ax.set_ylabel("Chunks per session (log scale)")
     if (~ok).any():
         ax.set_title(f"Chunk configurations ({(~ok).sum():,} without chunk info not shown)")
     _legend(ax, handles=handles, title="marker area ~ sessions", title_fontsize="small")
@@ -336,6 +358,7 @@ def _zero_aligned_edges(lo, hi, bins):
     return width * np.arange(math.floor(lo / width), math.ceil(hi / width) + 1)
 
 
+@_doc("hist")
 def plot_expiry_distribution(df, *, bins=30, ax=None, **kwargs):
     """Histogram of ``time_to_expiry`` in hours, expired sessions in their own colour.
 
@@ -351,14 +374,10 @@ def plot_expiry_distribution(df, *, bins=30, ax=None, **kwargs):
         An uploads frame with ``time_to_expiry``.
     bins : int, default 30
         Approximate number of bins.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; the current Axes when None.
-    **kwargs
-        Passed to :meth:`matplotlib.axes.Axes.hist`.
+    {ax}
+    {kwargs}
 
-    Returns
-    -------
-    matplotlib.axes.Axes
+    {returns}
 
     Examples
     --------
@@ -369,22 +388,28 @@ def plot_expiry_distribution(df, *, bins=30, ax=None, **kwargs):
     if len(df) == 0:
         return ax
     hours = _hours(df["time_to_expiry"])
-    hours = hours[~np.isnan(hours)]
+    known = ~np.isnan(hours)
+    opened = (metrics.open_mask(df).to_numpy() if {"status", "is_expired"} <= set(df.columns)
+              else np.ones(len(df), dtype=bool))[known]
+    hours = hours[known]
     if len(hours) == 0:
         return _note(ax, f"no expiry times known ({len(df):,} sessions)")
     expired, left = hours[hours <= 0], hours[hours > 0]
+    left_open, left_done = hours[(hours > 0) & opened], hours[(hours > 0) & ~opened]
     floor = -max(left.max(), 1.0) if len(left) else hours.min()
     clipped = int((expired < floor).sum())
     edges = _zero_aligned_edges(max(hours.min(), floor), hours.max(), bins)
     expired = np.clip(expired, edges[0], None)
     older = f"; {clipped:,} older at left edge" if clipped else ""
-    ax.hist([left, expired], bins=edges, **{
-        "stacked": True, "color": [_NEUTRAL, STATUS_COLORS["expired"]], "edgecolor": "white", "linewidth": 0.5,
-        "label": [f"time left ({len(left):,})", f"expired ({len(expired):,}{older})"], **kwargs})
+    ax.hist([left_open, left_done, expired], bins=edges, **{
+        "stacked": True, "color": [_NEUTRAL, STATUS_COLORS["completed"], STATUS_COLORS["expired"]],
+        "edgecolor": "white", "linewidth": 0.5,
+        "label": [f"open ({len(left_open):,})", f"finished, not yet expired ({len(left_done):,})",
+                  f"past expiry, any status ({len(expired):,}{older})"], **kwargs})
     as_of = _as_of(df)
-    ax.axvline(0, color="black", linewidth=1.2, label=f"as_of {format_utc(as_of)}" if as_of is not None else "as_of")
+    ax.axvline(0, color="black", linewidth=1.2, label=f"as of {format_utc(as_of)}" if as_of is not None else "as of")
     ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=9, steps=[1, 2, 3, 6, 10]))
-    ax.set_xlabel("Time to expiry (hours after as_of; negative = expired)")
+    ax.set_xlabel("Hours until expiry (negative: hours since expiry)")
     ax.set_ylabel("Sessions")
     if len(hours) < len(df):
         ax.set_title(f"Time to expiry ({len(df) - len(hours):,} without expiry not shown)")
@@ -398,72 +423,69 @@ def _short_id(upload_id):
     return upload_id if len(upload_id) <= 12 else f"{upload_id[:6]}…{upload_id[-4:]}"
 
 
-def _naive_utc(series):
-    """A tz-aware datetime column as matplotlib date numbers (UTC)."""
-    return mdates.date2num(series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy())
-
-
+@_doc("barh")
 def plot_expiry_timeline(df, *, n=20, ax=None, **kwargs):
-    """The ``n`` sessions that expire soonest, as bars from creation to expiry.
+    """Time left per open session: the ``n`` open sessions that expire soonest, soonest on top.
 
-    Only sessions not yet expired (``time_to_expiry > 0``) and with a known
-    ``created_at`` are drawn, because the question this answers is "what will
-    expire next"; the soonest is on top. Bars are coloured by status and labelled with a shortened
-    ``upload_id`` and the time left; the vertical line is ``as_of``.
+    Only open sessions are drawn (see :func:`tlanalytics.metrics.open_mask`):
+    the question this answers is "what will be lost next". Each bar is the
+    time left until ``expires_at``; it is orange when the session is at
+    risk, near black when stalled, blue otherwise, and labelled with the
+    upload progress when it is known.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        An uploads frame with ``upload_id``, ``status``, ``created_at``,
-        ``expires_at`` and ``time_to_expiry``.
+        An uploads frame with ``upload_id``, ``status``, ``time_to_expiry``
+        and ``is_expired`` (progress columns optional).
     n : int, default 20
         How many sessions to show at most.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; the current Axes when None.
-    **kwargs
-        Passed to :meth:`matplotlib.axes.Axes.barh`.
+    {ax}
+    {kwargs}
 
-    Returns
-    -------
-    matplotlib.axes.Axes
+    {returns}
 
     Examples
     --------
     >>> ax = plot_expiry_timeline(df, n=10)  # doctest: +SKIP
     """
     _check_int("n", n)
-    needed = ["upload_id", "status", "created_at", "expires_at", "time_to_expiry"]
-    ax = _start(df, ax, "Sessions expiring soonest", needed)
+    needed = ["upload_id", "status", "time_to_expiry", "is_expired"]
+    ax = _start(df, ax, "Time left per open session", needed)
     if len(df) == 0:
         return ax
-    pending = df[(_hours(df["time_to_expiry"]) > 0) & df["created_at"].notna().to_numpy()]
+    pending = df[metrics.expiring_mask(df, pd.Timedelta.max)]
     if pending.empty:
-        return _note(ax, "no session left to expire")
-    top = pending.sort_values(["expires_at", "upload_id"]).head(n)
-    start, end = _naive_utc(top["created_at"]), _naive_utc(top["expires_at"])
+        return _note(ax, "no open session left to expire")
+    top = pending.sort_values(["time_to_expiry", "upload_id"], kind="stable").head(n)
+    hours = _hours(top["time_to_expiry"])
+    unit, scale = ("Minutes", 60.0) if np.nanmax(hours) < 2 else ("Hours", 1.0)
+    hours = hours * scale
+    risky = metrics.at_risk_mask(top).to_numpy()
+    stalled = metrics.stalled_mask(top).to_numpy()
+    colors = np.where(stalled, _ALERT, np.where(risky, _WARN, _NEUTRAL))
     y = np.arange(len(top))
-    colors = [status_color(s) for s in top["status"].astype("object")]
-    ax.barh(y, end - start, left=start, **{"color": colors, "height": 0.7, **kwargs})
+    ax.barh(y, hours, **{"color": list(colors), "height": 0.7, **kwargs})
     labels = [f"{_short_id(u)} · {format_duration(t)}" for u, t in zip(top["upload_id"], top["time_to_expiry"])]
     ax.set_yticks(y, labels, fontsize="small", family="monospace")
     ax.set_ylim(len(top) - 0.5, -0.5)  # soonest on top
-    as_of = _as_of(df)
-    if as_of is not None:
-        ax.axvline(mdates.date2num(as_of.tz_localize(None)), color="black", linewidth=1.2)
-    # Explicit tz: rcParams["timezone"] must not turn the labels into local time.
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=7, tz=timezone.utc)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=timezone.utc))
-    ax.set_xlabel("created_at → expires_at (UTC); line: as_of")
-    ax.set_ylabel("Session (upload_id · time left)")
-    ax.set_title(f"{len(top)} of {len(pending):,} sessions not yet expired, soonest first")
-    seen = {s if isinstance(s, str) else "missing" for s in top["status"].astype("object")}
-    present = [s for s in STATUSES if s in seen] + sorted(seen.difference(STATUSES))
-    _legend(ax, handles=[Patch(color=status_color(s), label=s) for s in present], loc="upper left",
-            bbox_to_anchor=(1.0, 1.0))  # outside: the bars fill the Axes
+    if metrics.has_progress(top):
+        for yi, h, p in zip(y, hours, _floats(top["progress"])):
+            text = "progress unknown" if np.isnan(p) else f"{math.floor(p * 100)}% uploaded"
+            ax.annotate(text, (h, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize="x-small")
+    ax.set_xlim(0, max(float(np.nanmax(hours)), 1e-3) * 1.35)  # room for the labels
+    ax.set_xlabel(f"{unit} until expiry")
+    ax.set_ylabel("Open session (id · time left)")
+    total = int(metrics.open_mask(df).sum())
+    ax.set_title(f"Time left: {len(top):,} of {total:,} open sessions, soonest first")
+    handles = [Patch(color=_NEUTRAL, label="on track or progress unknown")]
+    if metrics.has_progress(top):
+        handles += [Patch(color=_WARN, label="at risk"), Patch(color=_ALERT, label="stalled")]
+    _legend(ax, handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: bars and labels fill it
     return ax
 
 
+@_doc("barh")
 def plot_status_breakdown(df, *, ax=None, **kwargs):
     """Sessions per status as bars, each annotated with its share and total bytes.
 
@@ -474,14 +496,10 @@ def plot_status_breakdown(df, *, ax=None, **kwargs):
     ----------
     df : pandas.DataFrame
         An uploads frame with ``status`` and ``total_size``.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; the current Axes when None.
-    **kwargs
-        Passed to :meth:`matplotlib.axes.Axes.barh`.
+    {ax}
+    {kwargs}
 
-    Returns
-    -------
-    matplotlib.axes.Axes
+    {returns}
 
     Examples
     --------
@@ -490,13 +508,9 @@ def plot_status_breakdown(df, *, ax=None, **kwargs):
     ax = _start(df, ax, "Sessions and bytes by status", ["status", "total_size"])
     if len(df) == 0:
         return ax
-    status = df["status"].astype("object").where(df["status"].notna(), "missing")
-    sizes = pd.Series(_floats(df["total_size"]), index=df.index)
-    extra = [s for s in dict.fromkeys(status) if s not in STATUSES]
-    names = list(STATUSES) + extra
-    counts = status.value_counts().reindex(names, fill_value=0)
-    # n/a only when a status has sessions but none with a known size.
-    total_bytes = sizes.groupby(status).sum(min_count=1).reindex(names).mask(counts == 0, 0)
+    table = metrics.status_table(df)
+    names = list(table.index)
+    counts, total_bytes = table["sessions"], table["bytes"]
     y = np.arange(len(names))
     ax.barh(y, counts.to_numpy(), **{"color": [status_color(s) for s in names], "height": 0.7, **kwargs})
     ax.set_yticks(y, names)
@@ -508,11 +522,12 @@ def plot_status_breakdown(df, *, ax=None, **kwargs):
                     xytext=(4, 0), textcoords="offset points", va="center", fontsize="small")
     ax.set_xlim(0, max(counts.max(), 1) * 1.45)  # room for the annotations
     ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-    ax.set_xlabel("Sessions (bars); total_size per status in binary units (labels)")
-    ax.set_ylabel("Status")
+    ax.set_xlabel("Sessions (labels: sessions, share, total file size in binary units)")
+    ax.set_ylabel("Reported status")
     return ax
 
 
+@_doc("hist")
 def plot_progress(df, *, bins=20, ax=None, **kwargs):
     """Histogram of ``progress`` in percent, stalled and at-risk sessions stacked apart.
 
@@ -527,14 +542,10 @@ def plot_progress(df, *, bins=20, ax=None, **kwargs):
         and ``at_risk``.
     bins : int, default 20
         Number of equal bins from 0 to 100 %.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; the current Axes when None.
-    **kwargs
-        Passed to :meth:`matplotlib.axes.Axes.hist`.
+    {ax}
+    {kwargs}
 
-    Returns
-    -------
-    matplotlib.axes.Axes
+    {returns}
 
     Examples
     --------
@@ -548,7 +559,7 @@ def plot_progress(df, *, bins=20, ax=None, **kwargs):
     known = ~np.isnan(pct)
     if not known.any():
         return _note(ax, f"no progress known ({len(df):,} sessions)")
-    stalled, at_risk = _flags(df["stalled"]), _flags(df["at_risk"])
+    stalled, at_risk = metrics.stalled_mask(df).to_numpy(), metrics.at_risk_mask(df).to_numpy()
     kinds = ((~stalled & ~at_risk, "other", _NEUTRAL), (at_risk & ~stalled, "at risk, not stalled", _WARN),
              (stalled, "stalled", _ALERT))
     data = [np.clip(pct[mask & known], 0, 100) for mask, _, _ in kinds]
@@ -557,10 +568,10 @@ def plot_progress(df, *, bins=20, ax=None, **kwargs):
         "label": [f"{label} ({len(d):,})" for d, (_, label, _) in zip(data, kinds)], **kwargs})
     ax.set_xlim(0, 100)
     ax.xaxis.set_major_formatter(ticker.PercentFormatter(100))
-    ax.set_xlabel("Progress (uploaded_size / total_size, %)")
+    ax.set_xlabel("Bytes uploaded (% of file size)")
     ax.set_ylabel("Sessions")
     if not known.all():
-        ax.set_title(f"Upload progress ({(~known).sum():,} without progress not shown)")
+        ax.set_title(f"Upload progress of {known.sum():,} sessions ({(~known).sum():,} not read or vanished)")
     _legend(ax)
     return ax
 

@@ -1,21 +1,16 @@
-"""Key figures of an uploads DataFrame and a self-contained HTML report of it.
+"""A self-contained HTML report an operator acts on.
 
-:func:`summarize` is pure: it turns a frame into a dict of key figures (the
-report, the CLI's ``summary`` and ``check`` and the widgets use it).
-:func:`report` writes one HTML file that needs nothing else: the overview
-figure is embedded as a base64 PNG, the style sheet is inline, there is no
-script, and a Content-Security-Policy forbids the browser to fetch anything
-but ``data:`` images. Every value from the data is escaped.
+Every figure comes from :mod:`tlanalytics.metrics` (``summarize`` lives there
+and is re-exported here). :func:`report` writes one HTML file that needs
+nothing else: charts are embedded PNGs, the style sheet is inline, there is
+no script, and a Content-Security-Policy forbids the browser to fetch
+anything but ``data:`` images. Every value from the data is escaped.
 
-Definitions used throughout:
-
-- *open* session: its status is none of ``completed``, ``failed``,
-  ``expired`` (unknown or missing statuses count as open: nothing says they
-  are over) and it has not expired by the clock (``is_expired`` is not True).
-  Those are the sessions whose data can still be lost when they expire.
-- *expiring within* a window: an open session whose ``time_to_expiry`` is
-  above 0 and at most the window.
-- *expired*: status ``expired`` or past ``expires_at`` by the clock.
+The page, top to bottom: what needs attention now (headline), the "Do now"
+table of open sessions with the upload rate each needs, the time left per
+open session, failed sessions, the status and size overview (one image per
+panel; a click opens it full size, by a CSS ``:target`` rule), chunk
+configurations, where the data came from and the glossary.
 """
 
 from __future__ import annotations
@@ -31,174 +26,41 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 
 from . import __version__
+from . import metrics
 from ._units import NA_TEXT, format_bytes, format_duration, format_utc
-from .errors import InvalidArgumentError
-from .schema import STATUSES
-from .validate import as_of as sanitize_as_of
+from .metrics import EXPIRY_WINDOWS, summarize
 
-__all__ = ["summarize", "report", "EXPIRY_WINDOWS"]
+__all__ = ["summarize", "report", "render_html", "overview_png", "summary_rows", "headline", "source_text",
+           "clean_url", "EXPIRY_WINDOWS"]
 
-#: The windows of the ``expiring_<w>`` key figures: name -> Timedelta.
-EXPIRY_WINDOWS = {"1h": pd.Timedelta(hours=1), "6h": pd.Timedelta(hours=6), "24h": pd.Timedelta(hours=24)}
-_DONE = ("completed", "failed", "expired")
-_PROGRESS = ("uploaded_size", "stalled", "at_risk", "vanished")
+_NEEDED_BY_REPORT = ("status", "total_size", "time_to_expiry", "is_expired", "upload_id", "chunk_size",
+                     "total_chunks", "expires_at", "chunks_consistent")
+_e = html.escape
 
 
-# --- key figures -------------------------------------------------------------
-
-def _flags(series):
-    """A nullable boolean column as a plain bool Series, missing counted as False."""
-    return series.astype("boolean").fillna(False).astype(bool)
+def _plural(n, word, plural=None):
+    """``"1 session"``, ``"2 sessions"`` (n with thousands separators)."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {plural or word + 's'}"
 
 
-def _int(series):
-    """Sum of a nullable integer column as a Python int (missing values skipped)."""
-    return int(series.sum(skipna=True)) if len(series) else 0
+# --- text shared with the CLI ---------------------------------------------------------
 
-
-def _status_text(df):
-    """The status column as object strings; missing statuses become None."""
-    return df["status"].astype("object").where(df["status"].notna(), None)
-
-
-def _open_mask(df):
-    """Sessions that are not over (completed, failed, expired) nor past their expiry."""
-    status = _status_text(df)
-    return ~status.isin(_DONE) & ~_flags(df["is_expired"])
-
-
-def _expiring_mask(df, within):
-    """Open sessions whose ``time_to_expiry`` is in (0, ``within``]."""
-    tte = df["time_to_expiry"]
-    return _open_mask(df) & (tte > pd.Timedelta(0)).fillna(False) & (tte <= pd.Timedelta(within)).fillna(False)
-
-
-def _has_progress(df):
-    """True when the frame has the progress columns (``with_progress=True`` or ``add_progress``)."""
-    return set(_PROGRESS) <= set(df.columns)
-
-
-_NEEDED = ("status", "total_size", "time_to_expiry", "is_expired", "age")
-_NEEDED_BY_REPORT = _NEEDED + ("upload_id", "chunk_size", "total_chunks", "expires_at", "chunks_consistent")
-
-
-def _check_frame(df, needed=_NEEDED):
-    """Raise InvalidArgumentError unless ``df`` is a DataFrame with the ``needed`` columns."""
-    if not isinstance(df, pd.DataFrame):
-        raise InvalidArgumentError(f"The value for `df` must be a pandas DataFrame, but {type(df).__name__} was passed.")
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        raise InvalidArgumentError(f"The columns {missing} are missing; load the frame with `load_uploads(...)` "
-                                   f"or `build_frame(...)`, which give every listing and derived column.")
-
-
-def summarize(df, *, now=None):
-    """Key figures of an uploads frame, as a dict.
+def clean_url(url):
+    """``url`` without user info, query or fragment (None stays None).
 
     Parameters
     ----------
-    df : pandas.DataFrame
-        An uploads frame (from :func:`~tlanalytics.load_uploads` or
-        :func:`~tlanalytics.build_frame`), with or without progress columns.
-    now : datetime, pandas.Timestamp, str or None
-        Moment to measure expiry and age against; None uses the frame's own
-        derived columns (computed against ``df.attrs["as_of"]``). Otherwise
-        the derived columns are recomputed for ``now`` first.
+    url : str or None
 
     Returns
     -------
-    dict
-        ``sessions``, ``total_bytes``; ``status_counts`` (status -> sessions,
-        documented statuses first, missing status as ``"missing"``);
-        ``expiring_1h``/``expiring_6h``/``expiring_24h`` and the same with
-        ``_bytes`` (open sessions expiring within the window, cumulative, and
-        their ``total_size``); ``failed`` (status failed), ``expired`` (status
-        expired or past ``expires_at``), ``open``; ``median_age`` (Timedelta
-        or None); ``inconsistent_chunks`` (``chunks_consistent`` False);
-        ``as_of`` (Timestamp or None) and ``base_url`` (from ``df.attrs``);
-        ``has_progress``. With progress columns also ``uploaded_bytes``,
-        ``overall_progress`` (uploaded bytes / total bytes of the sessions
-        whose progress is known, or None), ``stalled``, ``at_risk`` and
-        ``vanished`` (counts).
+    str or None
 
     Examples
     --------
-    >>> kpis = summarize(df)  # doctest: +SKIP
-    >>> kpis["sessions"], kpis["expiring_1h_bytes"]  # doctest: +SKIP
-    (3000, 7516192768)
+    >>> clean_url("https://u:p@api.example/v1.3?x=1")
+    'https://api.example/v1.3'
     """
-    _check_frame(df)
-    if now is not None:
-        from .frame import recompute
-
-        df = recompute(df, now)
-    status = _status_text(df)
-    counts = {s: int((status == s).sum()) for s in STATUSES}
-    for other in sorted({s for s in status.dropna() if s not in STATUSES}):
-        counts[other] = int((status == other).sum())
-    if status.isna().any():
-        counts["missing"] = int(status.isna().sum())
-    age = df["age"].median() if len(df) else pd.NaT
-    out = {
-        "sessions": len(df),
-        "total_bytes": _int(df["total_size"]),
-        "status_counts": {k: v for k, v in counts.items() if v or k in STATUSES},
-        "open": int(_open_mask(df).sum()),
-        "failed": int((status == "failed").sum()),
-        "expired": int(((status == "expired") | _flags(df["is_expired"])).sum()),
-        "median_age": None if pd.isna(age) else pd.Timedelta(age),
-        "inconsistent_chunks": int(_flags(~df["chunks_consistent"].astype("boolean")).sum())
-        if "chunks_consistent" in df.columns else 0,
-    }
-    for name, window in EXPIRY_WINDOWS.items():
-        mask = _expiring_mask(df, window)
-        out[f"expiring_{name}"] = int(mask.sum())
-        out[f"expiring_{name}_bytes"] = _int(df.loc[mask, "total_size"])
-    as_of = df.attrs.get("as_of")  # recompute() set it to ``now``
-    out["as_of"] = None if as_of is None else _utc(as_of)
-    out["base_url"] = df.attrs.get("base_url")
-    out["has_progress"] = _has_progress(df)
-    if out["has_progress"]:
-        known = df["uploaded_size"].notna() & df["total_size"].notna()
-        uploaded, total = _int(df.loc[known, "uploaded_size"]), _int(df.loc[known, "total_size"])
-        out.update(uploaded_bytes=_int(df["uploaded_size"]), overall_progress=uploaded / total if total else None,
-                   stalled=int(_flags(df["stalled"]).sum()), at_risk=int(_flags(df["at_risk"]).sum()),
-                   vanished=int(_flags(df["vanished"]).sum()))
-    return out
-
-
-def _utc(ts):
-    """A moment as a UTC Timestamp (naive means UTC)."""
-    return sanitize_as_of(ts, name="now")
-
-
-def _kpi_rows(kpis, *, exact=True):
-    """``(label, value text)`` pairs of :func:`summarize`'s dict, for people (CLI; report with ``exact=False``)."""
-    def size(n):
-        return f"{format_bytes(n)} ({n:,} bytes)" if n and exact else format_bytes(n)
-
-    rows = [("Sessions", f"{kpis['sessions']:,}"), ("Total size", size(kpis["total_bytes"])),
-            ("Open sessions", f"{kpis['open']:,}")]
-    for name in EXPIRY_WINDOWS:
-        rows.append((f"Expiring within {name[:-1]} h", f"{kpis[f'expiring_{name}']:,} sessions, "
-                                                       f"{size(kpis[f'expiring_{name}_bytes'])}"))
-    rows += [("Failed", f"{kpis['failed']:,}"), ("Expired", f"{kpis['expired']:,}"),
-             ("Median age", format_duration(kpis["median_age"])),
-             ("Inconsistent chunk counts", f"{kpis['inconsistent_chunks']:,}")]
-    if kpis["has_progress"]:
-        share = kpis["overall_progress"]
-        rows += [("Uploaded", size(kpis["uploaded_bytes"])),
-                 ("Overall progress", NA_TEXT if share is None else f"{share:.1%}"),
-                 ("Stalled", f"{kpis['stalled']:,}"), ("At risk", f"{kpis['at_risk']:,}"),
-                 ("Vanished", f"{kpis['vanished']:,}")]
-    rows.append(("As of", format_utc(kpis["as_of"])))
-    return rows
-
-
-# --- the HTML report -----------------------------------------------------------
-
-def _clean_url(url):
-    """``url`` without user info, query or fragment (None stays None)."""
     if not url:
         return None
     parts = urlsplit(str(url))
@@ -213,36 +75,169 @@ def _clean_url(url):
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _overview_png(df, *, dpi=90):
-    """The :func:`~tlanalytics.plots.overview` figure of ``df`` as PNG bytes."""
-    from .plots import overview
+def source_text(summary):
+    """Where the data came from, for people: ``"demo (built-in simulator)"`` or the API URL without credentials.
 
+    Parameters
+    ----------
+    summary : tlanalytics.metrics.Summary
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> source_text(summarize(df))  # doctest: +SKIP
+    'https://api.twelvelabs.io/v1.3'
+    """
+    if summary.demo:
+        return "demo (built-in simulator)"
+    return clean_url(summary.base_url) or NA_TEXT
+
+
+def headline(summary):
+    """One sentence of what needs attention now (the report's headline and the CLI's last line).
+
+    Parameters
+    ----------
+    summary : tlanalytics.metrics.Summary
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> headline(summarize(df))  # doctest: +SKIP
+    '12 open sessions need attention now (4 at risk, 3 expiring within 1 h, 9 stalled): 31.2 GiB at stake.'
+    """
+    s = summary
+    parts = []
+    if s.has_progress:
+        parts.append(f"{s.at_risk:,} at risk")
+    parts.append(f"{s.expiring_1h:,} expiring within 1 h")
+    if s.has_progress:
+        parts.append(f"{s.stalled:,} stalled")
+    verb = "needs" if s.attention == 1 else "need"
+    text = (f"{_plural(s.attention, 'open session')} {verb} attention now ({', '.join(parts)}): "
+            f"{format_bytes(s.attention_bytes)} at stake.")
+    if not s.has_progress:
+        text += " Progress was not read, so stalled and at-risk sessions are unknown."
+    return text
+
+
+def summary_rows(summary, *, exact=True):
+    """``(label, value)`` pairs of the key figures for people, each label naming its population.
+
+    Parameters
+    ----------
+    summary : tlanalytics.metrics.Summary
+    exact : bool, default True
+        Add the exact byte count after each binary-unit size.
+
+    Returns
+    -------
+    list of (str, str)
+
+    Examples
+    --------
+    >>> summary_rows(summarize(df))[0]  # doctest: +SKIP
+    ('Sessions listed', '3,000')
+    """
+    s = summary
+
+    def size(n):
+        return f"{format_bytes(n)} ({n:,} bytes)" if n and exact else format_bytes(n)
+
+    rows = [("Sessions listed", f"{s.sessions:,}, {size(s.total_bytes)}"),
+            ("Needs attention now (open)", f"{_plural(s.attention, 'session')}, {size(s.attention_bytes)} at stake")]
+    if s.has_progress:
+        rows += [("At risk (open)", f"{s.at_risk:,}"), ("Stalled (open)", f"{s.stalled:,}")]
+    rows.append(("Open", f"{_plural(s.open, 'session')}, {size(s.open_bytes)} held"))
+    for name in EXPIRY_WINDOWS:
+        rows.append((f"Expiring within {name[:-1]} h (open)",
+                     f"{_plural(s[f'expiring_{name}'], 'session')}, {size(s[f'expiring_{name}_bytes'])}"))
+    if s.has_progress:
+        share = NA_TEXT if s.overall_progress is None else f"{s.overall_progress:.1%}"
+        rows += [("Bytes still to upload (open)", f"{size(s.bytes_to_upload)}; {share} uploaded, "
+                                                  f"progress known for {_plural(s.progress_known, 'session')}"),
+                 ("Vanished while read", f"{s.vanished:,}")]
+    rows += [("Failed (status)", f"{_plural(s.failed, 'session')}, {size(s.failed_bytes)}"),
+             ("Completed (status)", f"{s.completed:,}"),
+             ("Past expiry (any status)", f"{s.past_expiry:,}, of which {s.active_past_expiry:,} not marked expired"),
+             ("Median age", format_duration(s.median_age)),
+             ("Inconsistent chunk counts", f"{s.inconsistent_chunks:,}")]
+    if s.duplicate_ids:
+        rows.append(("Duplicated upload ids", f"{s.duplicate_ids:,}"))
+    rows += [("As of", format_utc(s.as_of)), ("Source", source_text(s))]
+    return rows
+
+
+# --- charts -------------------------------------------------------------------------------
+
+def _png(fig, dpi):
+    """PNG bytes of a Figure made without pyplot."""
     buf = io.BytesIO()
-    overview(df).savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 
-_e = html.escape
+def overview_png(df, *, dpi=90):
+    """The :func:`~tlanalytics.plots.overview` figure of ``df`` as PNG bytes (the CLI's ``overview.png``).
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;
-color:#222;background:#f6f7f9}
-main{max-width:1200px;margin:0 auto;padding:1.5rem}
-h1{margin:.2rem 0}h2{margin-top:2rem;border-bottom:2px solid #ddd;padding-bottom:.2rem}
-.sub{color:#555;margin:0 0 1rem}
-.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:.6rem;padding:0;list-style:none}
-.kpis li{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.6rem .8rem}
-.kpis b{display:block;font-size:.8rem;color:#555;font-weight:600}.kpis span{font-size:1.05rem}
-table{border-collapse:collapse;background:#fff;font-size:.9rem;margin:.5rem 0}
-th,td{border:1px solid #ddd;padding:.3rem .55rem;text-align:left;vertical-align:top}
-th{background:#eef0f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
-code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem;word-break:break-all}
-.badge{display:inline-block;padding:0 .45rem;border-radius:.6rem;color:#fff;font-size:.8rem}
-figure{margin:0}figure img{max-width:100%;height:auto;background:#fff;border:1px solid #ddd}
-.note{color:#555;font-style:italic}footer{color:#777;font-size:.8rem;margin-top:2rem}
-"""
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    dpi : int, default 90
 
+    Returns
+    -------
+    bytes
+
+    Examples
+    --------
+    >>> Path("overview.png").write_bytes(overview_png(df))  # doctest: +SKIP
+    """
+    from .plots import overview
+
+    return _png(overview(df), dpi)
+
+
+def _panel(draw, df, figsize, dpi=130, **kwargs):
+    """One plot function drawn on its own constrained Figure, as PNG bytes."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    draw(df, ax=fig.add_subplot(), **kwargs)
+    return _png(fig, dpi)
+
+
+def _panels(df):
+    """``(id, caption, png)`` of the overview panels."""
+    from . import plots
+
+    specs = [("status", "Sessions and bytes by reported status", plots.plot_status_breakdown, (7, 3.6)),
+             ("sizes", "File sizes", plots.plot_size_distribution, (7, 4)),
+             ("expiry", "Time to expiry, all sessions", plots.plot_expiry_distribution, (7, 4))]
+    if metrics.has_progress(df) and metrics.progress_known_mask(df).any():
+        specs.append(("progress", "Upload progress (sessions whose progress was read)", plots.plot_progress, (7, 4)))
+    return [(pid, caption, _panel(draw, df, size)) for pid, caption, draw, size in specs]
+
+
+def _img(png, element_id, alt):
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img id="{element_id}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _figure(pid, caption, png):
+    """A panel that opens full size when clicked (CSS :target, no script)."""
+    return (f'<figure class="panel" id="panel-{pid}"><a href="#panel-{pid}" title="Open full size">'
+            f'{_img(png, f"img-{pid}", caption)}</a><figcaption>{_e(caption)} '
+            f'<a class="close" href="#overview">close</a></figcaption></figure>')
+
+
+# --- tables -------------------------------------------------------------------------------
 
 def _badge(status):
     """A status as a coloured badge (the plots' colour), escaped."""
@@ -257,36 +252,7 @@ def _table(table_id, header, rows, *, numeric=()):
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f'<td class="n">{c}</td>' if h in numeric else f"<td>{c}</td>"
                                     for h, c in zip(header, row)) + "</tr>" for row in rows)
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _value(row, name, fmt):
-    """``fmt(row[name])`` escaped, or n/a when the column is absent."""
-    return _e(fmt(row[name])) if name in row.index else _e(NA_TEXT)
-
-
-def _session_rows(df, cols):
-    """Escaped cells of the standard session columns named in ``cols``."""
-    render = {
-        "Upload id": lambda r: f"<code>{_e(str(r['upload_id']) if pd.notna(r['upload_id']) else NA_TEXT)}</code>",
-        "Status": lambda r: _badge(r["status"] if pd.notna(r["status"]) else None),
-        "Size": lambda r: _value(r, "total_size", format_bytes),
-        "Chunks": lambda r: _e(f"{_num(r['total_chunks'])} × {format_bytes(r['chunk_size'])}"),
-        "Expires in": lambda r: _value(r, "time_to_expiry", _expires_in),
-        "Expires at": lambda r: _value(r, "expires_at", format_utc),
-        "Age": lambda r: _value(r, "age", format_duration),
-        "Progress": lambda r: _value(r, "progress", _percent),
-        "Idle for": lambda r: _value(r, "idle_for", format_duration),
-        "At risk": lambda r: _value(r, "at_risk", lambda v: NA_TEXT if pd.isna(v) else ("yes" if v else "no")),
-    }
-    return [[render[c](row) for c in cols] for _, row in df.iterrows()]
-
-
-def _expires_in(td):
-    """A time to expiry for people: "2 h 5 min", or "expired 3 h ago"."""
-    if pd.notna(td) and td <= pd.Timedelta(0):
-        return f"expired {format_duration(-td)} ago"
-    return format_duration(td)
+    return f'<div class="scroll"><table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _num(v):
@@ -299,137 +265,229 @@ def _percent(v):
     return NA_TEXT if pd.isna(v) else f"{math.floor(float(v) * 100)}%"
 
 
-def _session_table(table_id, df, cols):
-    """A table of sessions with the named columns (see :func:`_session_rows`)."""
-    return _table(table_id, cols, _session_rows(df, cols), numeric=("Size", "Expires in", "Age", "Progress", "Idle for"))
+def _rate(v):
+    """Bytes per second for people."""
+    return NA_TEXT if pd.isna(v) else f"{format_bytes(v)}/s"
 
 
-def _session_tables(df, *, top=20):
-    """The frames behind the report's session tables: ``{"expiring": ..., "largest": ..., "stalled": ...}``.
-
-    ``expiring``: open sessions not yet expired, soonest first; ``largest``:
-    by ``total_size``; ``stalled`` (only with progress columns): stalled
-    sessions, longest idle first. Each has at most ``top`` rows.
-    """
-    out = {}
-    soon = df[_expiring_mask(df, pd.Timedelta.max)]
-    out["expiring"] = soon.sort_values("time_to_expiry", kind="stable").head(top)
-    out["largest"] = df.sort_values("total_size", ascending=False, kind="stable", na_position="last").head(top)
-    if _has_progress(df):
-        stalled = df[_flags(df["stalled"])]
-        out["stalled"] = stalled.sort_values("idle_for", ascending=False, kind="stable", na_position="last").head(top)
-    return out
+def _expires_in(td):
+    """A time to expiry for people: "2 h 5 min", or "expired 3 h ago"."""
+    if pd.notna(td) and td <= pd.Timedelta(0):
+        return f"expired {format_duration(-td)} ago"
+    return format_duration(td)
 
 
-def _chunk_table(df):
-    """Sessions per ``chunk_size``: count, ``total_chunks`` min/median/max, inconsistent count (a frame)."""
-    sizes = df["chunk_size"].astype("Float64")
-    bad = ~_flags(df["chunks_consistent"]) & df["chunks_consistent"].notna()
-    frame = pd.DataFrame({"chunk_size": sizes.fillna(-1.0), "total_chunks": df["total_chunks"].astype("Float64"),
-                          "bad": bad.to_numpy()})
-    grouped = frame.groupby("chunk_size", sort=True)
-    table = grouped.agg(sessions=("bad", "size"), min_chunks=("total_chunks", "min"),
-                        median_chunks=("total_chunks", "median"), max_chunks=("total_chunks", "max"),
-                        inconsistent=("bad", "sum"))
-    return table.reset_index()
+def _get(row, name):
+    return row[name] if name in row.index else None
+
+
+def _id_cell(row):
+    uid = row["upload_id"]
+    return f"<code>{_e(str(uid) if pd.notna(uid) else NA_TEXT)}</code>"
+
+
+def _do_now_section(df, s, top):
+    rows_df = metrics.do_now(df, top)
+    urgent = metrics.attention_mask(df)
+    risky, stalled = metrics.at_risk_mask(df), metrics.stalled_mask(df)
+    soon = metrics.expiring_mask(df, metrics.URGENT_WINDOW)
+    rows = []
+    for idx, r in rows_df.iterrows():
+        why = [w for w, m in (("at risk", risky), ("stalled", stalled), ("< 1 h left", soon)) if m[idx]]
+        rows.append([_id_cell(r), _e(", ".join(why) or "next to expire"),
+                     f'<span title="expires {_e(format_utc(r["expires_at"]))}">'
+                     f'{_e(format_duration(r["time_to_expiry"]))}</span>',
+                     _e(_percent(_get(r, "progress"))), _e(format_bytes(r["total_size"])),
+                     _e(format_bytes(r["bytes_to_upload"])), _e(_rate(r["required_rate"])),
+                     _e(_rate(_get(r, "upload_rate")))])
+    header = ["Upload id", "Why", "Time left", "Progress", "Size", "Still to upload", "Rate needed", "Current rate"]
+    intro = (f"<p>Open sessions that need attention now ({_plural(s.attention, 'session')}), soonest expiry first, "
+             f"then the next open sessions to expire; at most {top}. <b>Rate needed</b> is the upload speed that "
+             f"finishes the session before it expires: resume the upload from the client that started it, or "
+             f"start it again if that speed cannot be reached.</p>")
+    if not len(rows_df):
+        return intro + '<p class="note" id="nothing-open">No open session: nothing can be lost.</p>'
+    return intro + _table("do-now", header, rows, numeric=header[2:])
+
+
+def _failed_section(df, s, top):
+    failed = metrics.failed_sessions(df, top)
+    intro = (f"<p>{_plural(s.failed, 'session')} failed ({format_bytes(s.failed_bytes)}); they will not finish: "
+             f"upload those files again in a new session. Largest first, at most {top}.</p>")
+    if not len(failed):
+        return intro.replace("; they will not finish: upload those files again in a new session", "")
+    known = "chunks_failed" in df.columns and failed["chunks_failed"].notna().any()
+    rows = [[_id_cell(r), _e(format_bytes(r["total_size"])),
+             _e(f"{_num(r['total_chunks'])} × {format_bytes(r['chunk_size'])}"),
+             *([_e(_num(r["chunks_failed"]))] if known else []), _e(format_utc(_get(r, "created_at"))),
+             _e(_expires_in(r["time_to_expiry"]))] for _, r in failed.iterrows()]
+    header = ["Upload id", "Size", "Chunks", *(["Failed chunks"] if known else []), "Created", "Expires in"]
+    return intro + _table("failed", header, rows, numeric=("Size", "Failed chunks"))
+
+
+def _status_section(df, s):
+    table = metrics.status_table(df)
+    rows = [[_badge(None if name == "missing" else name), _e(f"{int(r.sessions):,}"), _e(format_bytes(r.bytes))]
+            for name, r in table.iterrows() if r.sessions or name in s.status_counts]
+    rows.append(["<b>all</b>", _e(f"{s.sessions:,}"), _e(format_bytes(s.total_bytes))])
+    note = (f"<p>Statuses as the API reports them. {_plural(s.open, 'session')} ({format_bytes(s.open_bytes)}) "
+            f"are open; {s.past_expiry:,} are past expiry, of which {_plural(s.active_past_expiry, 'session')} "
+            f"still {'carries' if s.active_past_expiry == 1 else 'carry'} a status other than completed, failed "
+            f"or expired (they are not open).</p>")
+    return note + _table("status", ["Reported status", "Sessions", "Size"], rows, numeric=("Sessions", "Size"))
 
 
 def _chunk_section(df):
-    """The chunk configurations: a sentence and the table of :func:`_chunk_table`."""
-    table = _chunk_table(df)
-    rows = []
-    for r in table.itertuples():
-        label = "unknown" if r.chunk_size < 0 else format_bytes(r.chunk_size)
-        rows.append([_e(label), _e(f"{r.sessions:,}"), _e(_num(r.min_chunks)), _e(_num(r.median_chunks)),
-                     _e(_num(r.max_chunks)), _e(f"{int(r.inconsistent):,}")])
-    pairs = df[["chunk_size", "total_chunks"]].dropna().drop_duplicates()
-    bad = int(table["inconsistent"].sum())
-    note = (f"<p>{len(pairs):,} distinct (chunk_size, total_chunks) pairs; {bad:,} sessions whose total_chunks "
-            f"is not ceil(total_size / chunk_size).</p>")
-    header = ["Chunk size", "Sessions", "Fewest chunks", "Median chunks", "Most chunks", "Inconsistent arithmetic"]
+    """Sessions per chunk size: count, chunks min/median/max, inconsistent count."""
+    sizes = df["chunk_size"].astype("Float64")
+    bad = metrics.inconsistent_chunks_mask(df)
+    frame = pd.DataFrame({"chunk_size": sizes.fillna(-1.0).to_numpy(), "total_chunks": df["total_chunks"].astype("Float64").to_numpy(),
+                          "bad": bad.to_numpy()})
+    table = frame.groupby("chunk_size", sort=True).agg(
+        sessions=("bad", "size"), min_chunks=("total_chunks", "min"), median_chunks=("total_chunks", "median"),
+        max_chunks=("total_chunks", "max"), inconsistent=("bad", "sum")).reset_index()
+    rows = [[_e("unknown" if r.chunk_size < 0 else format_bytes(r.chunk_size)), _e(f"{r.sessions:,}"),
+             _e(_num(r.min_chunks)), _e(_num(r.median_chunks)), _e(_num(r.max_chunks)), _e(f"{int(r.inconsistent):,}")]
+            for r in table.itertuples()]
+    n_bad = int(table["inconsistent"].sum())
+    note = (f"<p>{_plural(len(table), 'chunk size')} in use; {_plural(n_bad, 'session')} whose chunk count does "
+            f"not match file size ÷ chunk size.</p>")
+    header = ["Chunk size", "Sessions", "Fewest chunks", "Median chunks", "Most chunks", "Chunk count mismatch"]
     return note + _table("chunks", header, rows, numeric=header[1:])
 
 
-def _source_rows(df, kpis):
-    """Escaped (what, value) cells saying where and when the data was read."""
+def _source_rows(df, s):
     attrs = df.attrs
-    rows = [("As of", format_utc(kpis["as_of"]) if kpis["as_of"] is not None else NA_TEXT),
-            ("API base URL", _clean_url(attrs.get("base_url")) or NA_TEXT)]
-    if attrs.get("demo"):
-        rows.append(("Data", "demo: the shipped sample of generated sessions, served by the built-in simulator"))
-    for key, label in (("pages", "Listing pages read"), ("requests", "Requests sent"), ("retries", "Retries"),
-                       ("passes", "Passes over the listing"), ("total_results", "total_results reported"),
-                       ("consistent", "Consistent read"), ("progress_requests", "Status requests")):
+    rows = [("As of", format_utc(s.as_of)), ("Source", source_text(s))]
+    if s.has_progress:
+        asked = attrs.get("progress_requests")
+        rows.append(("Progress", f"read for {_plural(s.progress_known, 'open session')}"
+                     + (f" ({_plural(int(asked), 'request')})" if asked is not None else "")))
+    else:
+        rows.append(("Progress", "not read (listing only)"))
+    for key, label in (("pages", "Listing pages read"), ("requests", "Listing requests"), ("retries", "Retries"),
+                       ("passes", "Passes over the listing"), ("total_results", "Sessions the API reported"),
+                       ("consistent", "Listing held still while read")):
         if key in attrs:
             value = attrs[key]
-            rows.append((label, ("yes" if value else "no") if isinstance(value, bool) else str(value)))
+            rows.append((label, ("yes" if value else "no") if isinstance(value, bool)
+                         else f"{value:,}" if isinstance(value, int) else str(value)))
     rows.append(("Report written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")))
     rows.append(("tlanalytics", __version__))
     return [[_e(k), _e(v)] for k, v in rows]
 
 
-def _render_html(df, *, title=None, png=None, top=20):
-    """The report's HTML text (``png``: the overview figure's bytes, or None to leave it out)."""
-    kpis = summarize(df)
-    when = f" as of {format_utc(kpis['as_of'])}" if kpis["as_of"] is not None else ""
-    title = title or "TwelveLabs upload sessions"
-    kpi_html = "".join(f"<li><b>{_e(k)}</b><span>{_e(v)}</span></li>" for k, v in _kpi_rows(kpis, exact=False)
-                       if k != "As of")  # already in the subtitle
-    parts = [f"<h1>{_e(title)}</h1>", f'<p class="sub">{_e(f"{len(df):,} incomplete upload sessions{when}")}</p>',
-             f'<ul class="kpis" id="kpis">{kpi_html}</ul>']
-    if len(df) == 0:
-        parts.append('<p class="note" id="empty">There are no uploads: the account has no incomplete '
-                     'multipart-upload sessions.</p>')
-    else:
-        status_rows = [[_badge(s if s != "missing" else None), _e(f"{n:,}"),
-                        _e(format_bytes(_int(df.loc[_status_text(df).fillna("missing") == s, "total_size"])))]
-                       for s, n in kpis["status_counts"].items()]
-        parts += ["<h2>Overview</h2>", _table("status", ["Status", "Sessions", "Size"], status_rows,
-                                             numeric=("Sessions", "Size"))]
-        if png is not None:
-            data = base64.b64encode(png).decode("ascii")
-            parts.append(f'<figure><img id="overview" alt="Overview plots of the upload sessions" '
-                         f'src="data:image/png;base64,{data}"></figure>')
-        tables = _session_tables(df, top=top)
-        progress_cols = ["Progress"] if _has_progress(df) else []
-        parts += [f"<h2>Expiring soonest</h2><p>Open sessions closest to expiry (at most {top}).</p>",
-                  _session_table("expiring", tables["expiring"],
-                                 ["Upload id", "Status", "Size", "Expires in", "Expires at", "Age", *progress_cols])
-                  if len(tables["expiring"]) else '<p class="note">No open session is waiting to expire.</p>',
-                  f"<h2>Largest</h2><p>The largest sessions (at most {top}).</p>",
-                  _session_table("largest", tables["largest"],
-                                 ["Upload id", "Status", "Size", "Chunks", "Expires in", *progress_cols])]
-        if "stalled" in tables:
-            parts.append(f"<h2>Stalled</h2><p>Unfinished sessions idle longer than the stall threshold, longest "
-                         f"idle first (at most {top} of {kpis['stalled']:,}).</p>")
-            parts.append(_session_table("stalled", tables["stalled"],
-                                        ["Upload id", "Status", "Size", "Progress", "Idle for", "Expires in", "At risk"])
-                         if len(tables["stalled"]) else '<p class="note">No session is stalled.</p>')
-        parts += ["<h2>Chunk configurations</h2>", _chunk_section(df)]
-    parts += ["<h2>Where the data came from</h2>", _table("source", ["What", "Value"], _source_rows(df, kpis))]
-    body = "\n".join(parts)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_e(title + when)}</title><style>{_CSS}</style></head>\n"
-            f"<body><main>\n{body}\n<footer>Generated by tlanalytics {_e(__version__)}. Sizes in binary units "
-            f"(1 MiB = 1,048,576 bytes).</footer></main></body></html>\n")
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;
+color:#222;background:#f6f7f9}
+main{max-width:1200px;margin:0 auto;padding:1rem}
+h1{margin:.2rem 0}h2{margin-top:2rem;border-bottom:2px solid #ddd;padding-bottom:.2rem}
+.sub{color:#555;margin:0 0 1rem}
+#headline{background:#fff7e6;border:1px solid #e69f00;border-radius:6px;padding:.6rem 1rem}
+#headline .lead{font-size:1.2rem;font-weight:600;margin:.3rem 0}
+.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(190px,1fr));gap:.6rem;padding:0;list-style:none}
+.kpis li{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.5rem .8rem}
+.kpis b{display:block;font-size:.8rem;color:#555;font-weight:600}.kpis span{font-size:1.05rem}
+.scroll{overflow-x:auto}#do-now{font-size:.85rem}
+@media (max-width:900px){th,td{padding:.25rem .35rem}main{padding:.6rem}}
+table{border-collapse:collapse;background:#fff;font-size:.9rem;margin:.5rem 0}
+th,td{border:1px solid #ddd;padding:.3rem .55rem;text-align:left;vertical-align:top}
+th{background:#eef0f3}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem;word-break:break-all}
+.badge{display:inline-block;padding:0 .45rem;border-radius:.6rem;color:#fff;font-size:.8rem}
+figure{margin:0}img{max-width:100%;height:auto;background:#fff;border:1px solid #ddd}
+.panels{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,520px),1fr));gap:1rem}
+.panel figcaption{font-size:.85rem;color:#555}.panel .close{display:none}
+.panel:target{position:fixed;inset:0;z-index:10;background:#fff;overflow:auto;padding:1rem}
+.panel:target img{max-width:none}.panel:target .close{display:inline}
+.note{color:#555;font-style:italic}footer{color:#444;font-size:.85rem;margin-top:2rem}
+dt{font-weight:600;margin-top:.4rem}dd{margin-left:1rem}
+"""
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
-def report(df, path, *, title=None):
-    """Write a self-contained HTML report of an uploads frame.
-
-    One file with no external assets (the overview figure is an embedded PNG,
-    styles are inline, no script): key figures, the overview plots, the
-    sessions expiring soonest, the largest, the stalled ones (with progress
-    columns), chunk configurations and where and when the data was read.
-    Every value is HTML-escaped; an empty frame gives a report saying there
-    are no uploads.
+def render_html(df, *, title=None, top=20):
+    """The report's HTML text (what :func:`report` writes).
 
     Parameters
     ----------
     df : pandas.DataFrame
         An uploads frame, with or without progress columns.
+    title : str, optional
+        Heading; "TwelveLabs upload sessions" by default.
+    top : int, default 20
+        Most rows in each session table.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> html = render_html(df)  # doctest: +SKIP
+    """
+    metrics._check_frame(df, _NEEDED_BY_REPORT)
+    s = summarize(df)
+    when = f" as of {format_utc(s.as_of)}" if s.as_of is not None else ""
+    title = title or "TwelveLabs upload sessions"
+    sub = (f"{_plural(s.sessions, 'upload session')} listed{when}: {s.open:,} open, {s.past_expiry:,} past expiry, "
+           f"{s.completed:,} completed, {s.failed:,} failed. Source: {source_text(s)}.")
+    parts = [f"<h1>{_e(title)}</h1>", f'<p class="sub" id="subtitle">{_e(sub)}</p>']
+    if len(df) == 0:
+        parts.append('<p class="note" id="empty">There are no uploads: the account lists no multipart-upload '
+                     'sessions.</p>')
+    else:
+        tiles = [("Need attention now", f"{s.attention:,}"), ("Bytes at stake", format_bytes(s.attention_bytes))]
+        if s.has_progress:
+            tiles += [("At risk", f"{s.at_risk:,}")]
+        tiles += [("Expiring within 1 h", f"{s.expiring_1h:,}")]
+        if s.has_progress:
+            tiles += [("Stalled", f"{s.stalled:,}"), ("Still to upload (open)", format_bytes(s.bytes_to_upload))]
+        tiles += [("Open sessions", f"{s.open:,}"), ("Failed", f"{s.failed:,}")]
+        tile_html = "".join(f"<li><b>{_e(k)}</b><span>{_e(v)}</span></li>" for k, v in tiles)
+        parts += [f'<section id="headline"><p class="lead">{_e(headline(s))}</p>'
+                  f'<ul class="kpis" id="kpis">{tile_html}</ul></section>',
+                  "<h2 id=\"do-now-title\">Do now</h2>", _do_now_section(df, s, top)]
+        if s.open:
+            from .plots import plot_expiry_timeline
+
+            n = min(top, s.open)
+            png = _panel(plot_expiry_timeline, df, (9, 1.6 + 0.3 * n), dpi=110, n=n)
+            parts.append(f'<figure class="panel" id="panel-time-left"><a href="#panel-time-left" title="Open full '
+                         f'size">{_img(png, "img-time-left", "Time left per open session")}</a><figcaption>Time '
+                         f'left per open session, soonest first <a class="close" href="#do-now-title">close</a>'
+                         f'</figcaption></figure>')
+        parts += ["<h2>Failed sessions</h2>", _failed_section(df, s, top),
+                  '<h2 id="overview">Status and size overview</h2>', _status_section(df, s),
+                  '<div class="panels">' + "".join(_figure(*p) for p in _panels(df)) + "</div>",
+                  "<h2>Chunk configurations</h2>", _chunk_section(df)]
+    parts += ["<h2>Where the data came from</h2>", _table("source", ["What", "Value"], _source_rows(df, s))]
+    glossary = "".join(f"<dt>{_e(t.name)}</dt><dd>{_e(t.definition)}</dd>" for t in metrics.GLOSSARY)
+    body = "\n".join(parts)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_e(title + when)}</title><style>{_CSS}</style></head>\n"
+            f"<body><main>\n{body}\n<footer id=\"glossary\"><h2>Glossary</h2><dl>{glossary}</dl>"
+            f"<p>Generated by tlanalytics {_e(__version__)}. Sizes in binary units (1 MiB = 1,048,576 bytes); "
+            f"times in UTC.</p></footer></main></body></html>\n")
+
+
+def report(df, path, *, title=None):
+    """Write a self-contained HTML report of an uploads frame.
+
+    One file with no external assets (charts are embedded PNGs, styles are
+    inline, no script): what needs attention now, a "Do now" table of open
+    sessions with the upload rate each needs, the time left per open
+    session, failed sessions, the status and size overview, chunk
+    configurations, where the data came from and a glossary. Every figure
+    comes from :func:`tlanalytics.metrics.summarize`; every value is escaped.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        An uploads frame, with or without progress columns (without them,
+        stalled and at-risk sessions are unknown and the page says so).
     path : str or os.PathLike
         The HTML file to write (its folder must exist).
     title : str, optional
@@ -440,18 +498,17 @@ def report(df, path, *, title=None):
     pathlib.Path
         ``path``.
 
+    Raises
+    ------
+    InvalidArgumentError
+        ``df`` is not an uploads frame.
+
     Examples
     --------
     >>> report(load_uploads(), "uploads.html")  # doctest: +SKIP
     PosixPath('uploads.html')
     """
-    _check_frame(df, _NEEDED_BY_REPORT)
-    png = _overview_png(df) if len(df) else None
-    return _write_html(df, path, title=title, png=png)
-
-
-def _write_html(df, path, *, title=None, png=None):
-    """Write :func:`render_html` to ``path`` (UTF-8) and return it as a Path."""
+    text = render_html(df, title=title)
     path = Path(path)
-    path.write_text(_render_html(df, title=title, png=png), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path

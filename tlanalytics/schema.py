@@ -147,11 +147,17 @@ def dtype_of(name):
 def column_table_markdown():
     """The README's column table, as Markdown, generated from :data:`COLUMNS`.
 
+    Angle brackets and ampersands in the descriptions are written as HTML
+    entities (``&lt;NA&gt;``), so renderers show them instead of dropping
+    them as tags.
+
     Returns
     -------
     str
     """
     rows = ["| column | dtype | group | meaning |", "| --- | --- | --- | --- |"]
     for c in COLUMNS:
-        rows.append(f"| `{c.name}` | `{c.dtype}` | {c.group} | {c.description} |")
+        # Markdown renderers read <NA> as an HTML tag and drop it: escape the brackets.
+        text = c.description.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        rows.append(f"| `{c.name}` | `{c.dtype}` | {c.group} | {text} |")
     return "\n".join(rows)

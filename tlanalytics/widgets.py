@@ -27,7 +27,8 @@ import pandas as pd
 
 from ._units import format_bytes, format_duration, format_utc
 from .errors import InvalidArgumentError
-from .filters import _PROGRESS_COLUMNS, _fail, filter_uploads
+from . import metrics
+from .filters import filter_uploads
 from .keys import redact
 from .schema import STATUSES
 
@@ -39,22 +40,30 @@ log = logging.getLogger(__name__)
 _TABLE_COLUMNS = ("upload_id", "status", "total_size", "chunk_size", "total_chunks", "created_at", "expires_at",
                   "time_to_expiry", "uploaded_size", "progress", "stalled", "at_risk")
 _DPI = 80
+# Hides the static fallback next to an explorer that rendered as a widget (CSS :has, no script).
+_HIDE_WHEN_RENDERED = ("<style>.jp-OutputArea:has(.widget-vbox) .tla-static,"
+                       ".output:has(.widget-vbox) .tla-static{display:none}</style>")
 _MAX_ERRORS = 5
 
 
-_SUMMARY_KEYS = ("sessions", "total_bytes", "uploaded_bytes", "expiring_1h", "expiring_6h", "failed")
+_SUMMARY_KEYS = ("sessions", "total_bytes", "open", "expiring_1h", "expiring_6h", "failed", "uploaded_bytes",
+                 "at_risk", "stalled")
+#: The table's default order: open sessions needing attention, then other open ones, soonest expiry first.
+_URGENCY = "most urgent first"
 
 
 def _summarize(df):
-    """The numbers of the summary line, as :func:`tlanalytics.reporting.summarize` counts them."""
-    from .reporting import summarize
-
-    kpis = summarize(df)
-    return {key: kpis.get(key) for key in _SUMMARY_KEYS}
+    """The numbers of the summary line, from :func:`tlanalytics.metrics.summarize`."""
+    figures = metrics.summarize(df)
+    return {key: figures[key] for key in _SUMMARY_KEYS}
 
 
 def _has_progress(df):
-    return set(_PROGRESS_COLUMNS) <= set(df.columns)
+    return metrics.has_progress(df)
+
+
+def _fail(name, rule, value):
+    raise InvalidArgumentError(f"The value for `{name}` must be {rule}, but {value!r} was passed.")
 
 
 def _png(draw, df, figsize, dpi=_DPI):
@@ -192,8 +201,10 @@ class Explorer:
         working folder at the time of the click.
     inline_limit : int, default 262144
         Largest CSV (bytes) whose download link embeds the data.
-    sort_by : str, default "time_to_expiry"
-        Initial sort column of the table (ascending).
+    sort_by : str, default "most urgent first"
+        Initial order of the table: ``"most urgent first"`` (open sessions
+        needing attention, then other open sessions, soonest expiry first;
+        see :func:`tlanalytics.metrics.urgency_order`) or a column name.
     top_n : int, default 20
         Initial number of rows in the table.
 
@@ -217,7 +228,7 @@ class Explorer:
               ("Chunks", "plot_chunk_configurations", (8, 4.5)), ("Expiry", "plot_expiry_distribution", (8, 4.5)),
               ("Timeline", "plot_expiry_timeline", (9, 6)), ("Progress", "plot_progress", (8, 4.5)))
 
-    def __init__(self, source, *, data=None, export_dir=None, inline_limit=256 * 1024, sort_by="time_to_expiry",
+    def __init__(self, source, *, data=None, export_dir=None, inline_limit=256 * 1024, sort_by=_URGENCY,
                  top_n=20):
         import ipywidgets as w
 
@@ -241,16 +252,21 @@ class Explorer:
         if data is not None and (self._loader is None or not isinstance(data, pd.DataFrame)):
             _fail("data", "None, or a DataFrame when `source` is a loader", type(data).__name__)
         self._df = source if self._loader is None else data if data is not None else self._fetch()
-        if not isinstance(sort_by, str) or sort_by not in self._df.columns:
-            _fail("sort_by", f"one of {list(self._df.columns)}", sort_by)
+        if not isinstance(sort_by, str) or (sort_by != _URGENCY and sort_by not in self._df.columns):
+            _fail("sort_by", f"one of {[_URGENCY, *self._df.columns]}", sort_by)
         self._batching = 0
         self._errors = []
         self._static = None  # (version, bundle) cache of the static fallback
         self._version = 0
 
         narrow = w.Layout(width="auto")
-        self._status = w.SelectMultiple(description="Status", rows=5, layout=narrow)
-        self._chunks = w.SelectMultiple(description="Chunk size", rows=5, layout=narrow)
+        self._status = w.SelectMultiple(description="Status", rows=5, layout=narrow,
+                                        tooltip="Select none to include every status")
+        self._chunks = w.SelectMultiple(description="Chunk size", rows=5, layout=narrow,
+                                        tooltip="Select none to include every chunk size")
+        self._hint = w.HTML("<small>Filters combine with AND. Status and chunk size: select none to include all "
+                            "(Ctrl/Cmd+click to select several). Full ranges and expires ≤ 0 h mean no limit.</small>")
+        self._reset = w.Button(description="Reset filters", icon="undo", tooltip="Clear every filter: show all sessions")
         self._size = w.SelectionRangeSlider(options=[("0 B", 0), ("1 B", 1)], index=(0, 1), description="File size",
                                             continuous_update=False, layout=w.Layout(width="520px"))
         self._expires = w.BoundedFloatText(value=0, min=0, max=1e6, step=1, description="Expires ≤ h",
@@ -278,10 +294,10 @@ class Explorer:
         self._tabs = w.Tab(children=[*self._plot_outs.values(),
                                      w.VBox([w.HBox([self._sort, self._direction, self._top]), self._table_out])],
                            titles=[name for name, _, _ in self._PLOTS] + ["Table"])
-        buttons = [self._export] + ([self._refresh] if self._loader else [])
+        buttons = [self._reset, self._export] + ([self._refresh] if self._loader else [])
         self._widget = w.VBox([
             w.HBox([self._status, self._chunks,
-                    w.VBox([self._size, self._progress, w.HBox([self._expires, self._id])])]),
+                    w.VBox([self._size, self._progress, w.HBox([self._expires, self._id])])]), self._hint,
             self._summary_html, w.HBox(buttons + [self._dismiss]), self._error_html, self._load_out,
             self._export_html, self._tabs])
 
@@ -292,6 +308,7 @@ class Explorer:
             widget.observe(getattr(self, f"_on_{name}_change"), names="value")
         self._tabs.observe(self._on_tabs_change, names="selected_index")
         self._refresh.on_click(self._on_refresh_click)
+        self._reset.on_click(self._on_reset_click)
         self._export.on_click(self._on_export_click)
         self._dismiss.on_click(self._on_dismiss_click)
         self._update()
@@ -349,6 +366,22 @@ class Explorer:
     def __repr__(self):
         return f"<Explorer: {len(self._filtered):,} of {len(self._df):,} upload sessions>"
 
+    def _ipython_display_(self):
+        """In IPython: the widget, then the static fallback as an output of its own.
+
+        nbconvert shows a widget view instead of its other formats whenever the
+        notebook stores widget state, and the view then needs the widget manager
+        from a CDN; as its own output, the summary and overview stay readable
+        offline and on GitHub. A CSS rule hides that output where the widget
+        did render (JupyterLab, Notebook, VS Code, nbconvert HTML online).
+        """
+        from IPython.display import display
+
+        display(self._widget)
+        bundle = dict(self._static_bundle())
+        bundle["text/html"] = f'{_HIDE_WHEN_RENDERED}<div class="tla-static">{bundle["text/html"]}</div>'
+        display(bundle, raw=True)
+
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
         """The widget view plus a static fallback (HTML summary with the overview PNG) and text."""
         bundle = dict(self._widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs) or {})
@@ -395,8 +428,8 @@ class Explorer:
                 self._progress.value = (0, 100)
 
             current = sort_by or self._sort.value
-            self._sort.options = list(df.columns)
-            self._sort.value = current if current in df.columns else df.columns[0]
+            self._sort.options = [_URGENCY, *df.columns]
+            self._sort.value = current if current in self._sort.options else _URGENCY
         finally:
             self._batching -= 1
 
@@ -424,12 +457,13 @@ class Explorer:
 
     def _summary_line(self):
         s = self._summary
-        parts = [f"<b>{s['sessions']:,}</b> of {s['of']:,} sessions",
-                 f"<b>{format_bytes(s['total_bytes'])}</b> in total"]
+        parts = [f"<b>{s['sessions']:,}</b> of {s['of']:,} sessions", f"<b>{format_bytes(s['total_bytes'])}</b>",
+                 f"<b>{s['open']:,}</b> open", f"<b>{s['expiring_1h']:,}</b> open expiring within 1 h",
+                 f"<b>{s['expiring_6h']:,}</b> within 6 h"]
         if s["uploaded_bytes"] is not None:
-            parts.append(f"<b>{format_bytes(s['uploaded_bytes'])}</b> uploaded")
-        parts += [f"<b>{s['expiring_1h']:,}</b> expire within 1 h", f"<b>{s['expiring_6h']:,}</b> within 6 h",
-                  f"<b>{s['failed']:,}</b> failed"]
+            parts += [f"<b>{s['at_risk']:,}</b> at risk", f"<b>{s['stalled']:,}</b> stalled",
+                      f"<b>{format_bytes(s['uploaded_bytes'])}</b> uploaded (open)"]
+        parts.append(f"<b>{s['failed']:,}</b> failed")
         as_of = self._df.attrs.get("as_of")
         when = f" <span style='color:#666'>(as of {html.escape(format_utc(as_of))})</span>" if as_of is not None else ""
         return " · ".join(parts) + when
@@ -464,13 +498,17 @@ class Explorer:
 
     def _draw_table(self):
         df, column = self._filtered, self._sort.value
-        keys, ascending = [column], [self._direction.value]
-        if column != "upload_id" and "upload_id" in df.columns:
-            keys.append("upload_id")
-            ascending.append(True)
-        top = df.sort_values(keys, ascending=ascending, na_position="last", kind="stable").head(self._top.value)
+        if column == _URGENCY:
+            order = metrics.urgency_order(df)
+            top = df.iloc[order if self._direction.value else order[::-1]].head(self._top.value)
+        else:
+            keys, ascending = [column], [self._direction.value]
+            if column != "upload_id" and "upload_id" in df.columns:
+                keys.append("upload_id")
+                ascending.append(True)
+            top = df.sort_values(keys, ascending=ascending, na_position="last", kind="stable").head(self._top.value)
         shown = [c for c in _TABLE_COLUMNS if c in top.columns]
-        shown += [column] if column not in shown else []
+        shown += [column] if column not in shown and column in top.columns else []
         formatters = {c: format_bytes for c in ("total_size", "chunk_size", "uploaded_size") if c in shown}
         formatters.update({c: format_duration for c in shown if pd.api.types.is_timedelta64_dtype(top[c])})
         formatters.update({c: format_utc for c in shown if isinstance(top[c].dtype, pd.DatetimeTZDtype)})
@@ -488,11 +526,13 @@ class Explorer:
         from .plots import overview
 
         s = self._summary
-        rows = [("Sessions", f"{s['sessions']:,} of {s['of']:,}"), ("Total size", format_bytes(s["total_bytes"]))]
+        rows = [("Sessions", f"{s['sessions']:,} of {s['of']:,}"), ("Total size", format_bytes(s["total_bytes"])),
+                ("Open", f"{s['open']:,}"), ("Open, expiring within 1 h", f"{s['expiring_1h']:,}"),
+                ("Open, expiring within 6 h", f"{s['expiring_6h']:,}")]
         if s["uploaded_bytes"] is not None:
-            rows.append(("Uploaded", format_bytes(s["uploaded_bytes"])))
-        rows += [("Expire within 1 h", f"{s['expiring_1h']:,}"), ("Expire within 6 h", f"{s['expiring_6h']:,}"),
-                 ("Failed", f"{s['failed']:,}")]
+            rows += [("At risk (open)", f"{s['at_risk']:,}"), ("Stalled (open)", f"{s['stalled']:,}"),
+                     ("Uploaded (open)", format_bytes(s["uploaded_bytes"]))]
+        rows.append(("Failed", f"{s['failed']:,}"))
         active = {k: v for k, v in self._criteria().items() if v is not None}
         rows.append(("Filters", ", ".join(f"{k}={v!r}" for k, v in active.items()) or "none"))
         body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
@@ -583,6 +623,18 @@ class Explorer:
     @_reporting("export")
     def _on_export_click(self, _button):
         self.export()
+
+    @_reporting("reset")
+    def _on_reset_click(self, _button):
+        """Every filter back to "no filter"; one update at the end."""
+        self._batching += 1
+        try:
+            self._status.value, self._chunks.value = (), ()
+            self._size.index = (0, len(self._size.options) - 1)
+            self._progress.value, self._expires.value, self._id.value = (0, 100), 0, ""
+        finally:
+            self._batching -= 1
+        self._update()
 
     def _on_dismiss_click(self, _button):
         self._errors = []
