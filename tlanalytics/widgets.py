@@ -276,6 +276,7 @@ class Explorer:
                                             layout=w.Layout(width="520px"))
         self._id = w.Text(description="upload_id", placeholder="part of an id (Enter)", continuous_update=False)
         self._summary_html = w.HTML()
+        self._summary_html.add_class("tla-summary")  # a stable hook for pages and browser tests
         self._error_html = w.HTML(layout=w.Layout(display="none"))
         self._dismiss = w.Button(description="Dismiss errors", icon="times", layout=w.Layout(display="none"))
         self._refresh = w.Button(description="Refresh", icon="refresh", disabled=self._loader is None,
