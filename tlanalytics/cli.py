@@ -267,7 +267,10 @@ def _out(text=""):
     """Print a result line on stdout (BrokenPipeError when stdout is gone: exit 141)."""
     if sys.stdout is None:
         raise BrokenPipeError("stdout is closed")
-    print(_redact(text), file=sys.stdout, flush=True)
+    try:
+        print(_redact(text), file=sys.stdout, flush=True)
+    except (OSError, ValueError) as exc:  # EPIPE, or a closed descriptor (EBADF): stdout is gone either way
+        raise BrokenPipeError("stdout is closed") from exc
 
 
 class _SafeStderr:
@@ -566,10 +569,12 @@ def _main(argv):
     except KeyboardInterrupt as exc:
         # Workers are daemon threads and the pool is not awaited: returning now ends the process now.
         # A second Ctrl+C while the first is handled must not turn into a traceback.
+        # The process is ending: both stay ignored after main() returns (the exit itself must not be cut short).
         if previous_int is not None:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             if previous is not None:
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            previous = previous_int = None
         terminated = isinstance(exc, _Terminated)
         _err(f"tlanalytics: {'terminated' if terminated else 'interrupted'}")
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
