@@ -161,6 +161,8 @@ class Walk:
             want = min(want, self.stop)
         elif all(p in self.counts for p in range(1, want + 1)) and not self.verified():
             want += 1
+            while want in self.counts:  # pages already read past the plan (a hint, or an earlier extension)
+                want += 1
             self.extended = self.extended or self.declared is not None
         bound = self._bound()
         if want > bound:
