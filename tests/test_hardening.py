@@ -467,3 +467,35 @@ def test_an_unexpected_error_is_one_line_without_debug(hostile, tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 4 and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "nested too deeply" in out.stderr and KEY not in out.stderr
+
+
+# --- thin shortcuts ----------------------------------------------------------------------
+
+def test_shortcut_options_are_exactly_the_clients():
+    import inspect
+
+    from tlanalytics import client as module
+
+    params = [p for p in inspect.signature(UploadsClient).parameters]
+    assert sorted(module._OPTIONS) == sorted(params)
+    for shortcut in (load_uploads, add_progress, load_chunks):
+        doc = inspect.getdoc(shortcut)
+        assert all(f"``{name}``" in doc for name in params if name != "api_key" or shortcut is not load_uploads)
+
+
+def test_shortcuts_take_every_client_option_or_a_client(hostile):
+    items = [item(i) for i in range(120)]
+    server = hostile(status_router(honest(items), lambda req, uid: json_reply(status_body(uid))))
+    options = dict(base_url=server.base_url, page_limit=40, max_workers=2, timeout=(2, 3), deadline=30, max_retries=1,
+                   backoff=0.001, backoff_max=0.01, max_retry_after=1, max_rate=None, max_passes=2, max_pages=50,
+                   max_body=2**20, progress=False, session=None, strict=False)
+    df = load_uploads(KEY, **options)
+    assert len(df) == 120 and df.attrs["pages"] == 3
+    assert not add_progress(df.head(3), api_key=KEY, **options)["vanished"].any()
+    with UploadsClient(KEY, **options) as c:
+        assert load_uploads(client=c).attrs["requests"] == 3
+        assert len(add_progress(df.head(2), client=c)) == 2
+    with pytest.raises(InvalidArgumentError, match="Unknown option"):
+        load_uploads(KEY, base_url=server.base_url, page_size=10)
+    with pytest.raises(InvalidArgumentError, match="not both"):
+        load_uploads(KEY, client=c)

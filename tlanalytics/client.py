@@ -568,14 +568,26 @@ class UploadsClient:
         ------
         NotFoundError
             The session does not exist (any more).
-        AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError
+        InvalidArgumentError
+            ``upload_id`` is not a string, or would change the URL's path
+            (``.``, ``..``, ``a/b``, ``%2e%2e``); no request is sent.
+        AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError, DeadlineExceededError
             As :meth:`load`.
+
+        Warns
+        -----
+        InconsistentListingWarning
+            The server never ended the chunk list (see :mod:`tlanalytics.paging`);
+            ``attrs["stopped"]`` names why.
 
         Examples
         --------
         >>> chunks = client.load_chunks("507f1f77bcf86cd799439011")  # doctest: +SKIP
         >>> chunks["status"].value_counts()  # doctest: +SKIP
         """
+        return self._load_chunks(upload_id, stacklevel=3)
+
+    def _load_chunks(self, upload_id, *, stacklevel):
         if not isinstance(upload_id, str) or not upload_id or not _requestable_id(upload_id):
             raise InvalidArgumentError(f"The value for `upload_id` must be a session id (a non-empty string that "
                                        f"cannot change the URL's path: not '.', '..', nor holding '/', '?', '#' or "
@@ -598,7 +610,7 @@ class UploadsClient:
             bar.close()
         if walk.stop_reason is not None:
             warnings.warn(f"The chunk list of upload {upload_id!r} was cut short: {paging.describe(walk)}.",
-                          InconsistentListingWarning, stacklevel=2)
+                          InconsistentListingWarning, stacklevel=stacklevel)
         items = {}
         for body in pages:
             chunks = body.get("uploaded_chunks")
@@ -614,63 +626,60 @@ class UploadsClient:
         return df
 
 
+_OPTIONS = ("api_key", "base_url", "page_limit", "max_workers", "timeout", "deadline", "max_retries", "backoff",
+            "backoff_max", "max_retry_after", "max_rate", "max_passes", "max_pages", "max_body", "progress", "session",
+            "strict")
+
+
 @contextlib.contextmanager
-def _client(client, kwargs):
-    """The given client, or a new one from ``kwargs`` that is closed afterwards."""
+def _client(client, options):
+    """The given client, or a new one from ``options`` that is closed afterwards (like ``requests.get``'s Session)."""
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise InvalidArgumentError(f"Unknown option(s) {unknown}: the options are those of UploadsClient "
+                                   f"({', '.join(_OPTIONS)}).")
     if client is not None:
-        if kwargs:
-            raise InvalidArgumentError(f"Pass either `client` or client options, not both; got {sorted(kwargs)}.")
+        if options:
+            raise InvalidArgumentError(f"Pass either `client` or client options, not both; got {sorted(options)}.")
         if not isinstance(client, UploadsClient):
             raise InvalidArgumentError(
                 f"The value for `client` must be an UploadsClient or None, but {type(client).__name__} was passed.")
         yield client
         return
-    with UploadsClient(**kwargs) as owned:
+    with UploadsClient(**options) as owned:
         yield owned
 
 
-def load_uploads(api_key=None, *, base_url=None, page_limit=50, max_workers=8, timeout=(3.05, 30), max_retries=5,
-                 max_rate=None, progress=True, as_of=None, session=None, strict=False, with_progress=False):
+_SHORTCUT_OPTIONS = """client : UploadsClient or None
+        The client to use, as is (not closed afterwards); None makes one from
+        ``**options`` and closes it when done.
+    **options
+        Any option of :class:`UploadsClient` (``api_key``, ``base_url``,
+        ``page_limit``, ``max_workers``, ``timeout``, ``deadline``,
+        ``max_retries``, ``backoff``, ``backoff_max``, ``max_retry_after``,
+        ``max_rate``, ``max_passes``, ``max_pages``, ``max_body``,
+        ``progress``, ``session``, ``strict``), documented there once; not
+        together with ``client``."""
+
+
+def load_uploads(api_key=None, *, client=None, as_of=None, with_progress=False, **options):
     """Load every incomplete multipart upload session of the account into a DataFrame.
 
-    A shortcut for ``UploadsClient(...).load(...)``; see :class:`UploadsClient`
-    for the transport and :meth:`UploadsClient.load` for how a listing that
+    A thin shortcut for ``UploadsClient(api_key, **options).load(...)``, the
+    way ``requests.get`` sits over a ``Session``; see :class:`UploadsClient`
+    for every option and :meth:`UploadsClient.load` for how a listing that
     changes while it is paged is handled.
 
     Parameters
     ----------
     api_key : str or None
-        The key; None reads ``TWELVELABS_API_KEY``, then ``TWELVE_LABS_API_KEY``.
-    base_url : str or None
-        API root; None reads ``TWELVELABS_BASE_URL``, else ``https://api.twelvelabs.io/v1.3``.
-    page_limit : int, default 50
-        Items per page, 1 to 50.
-    max_workers : int, default 8
-        Most requests in flight at once.
-    timeout : float or (float, float), default (3.05, 30)
-        Connect and read timeouts of every request, in seconds. Their sum
-        also bounds one whole attempt, body included: a server sending a
-        byte at a time cannot hold an attempt longer.
-    deadline : float or None
-        Most seconds one operation may take as a whole (a :meth:`load`,
-        listing and progress together; an :meth:`add_progress`; a
-        :meth:`load_chunks`), retries and backoff included; past it,
-        :class:`~tlanalytics.errors.DeadlineExceededError` is raised and
-        requests in flight are abandoned. None for no deadline.
-    max_retries : int, default 5
-        Retries of one request before giving up.
-    max_rate : float or None
-        Most requests per second; None for no client-side limit.
-    progress : bool, default True
-        Show a progress bar on stderr.
+        The key; None reads ``TWELVELABS_API_KEY``, then ``TWELVE_LABS_API_KEY``
+        (not together with ``client``).
     as_of : datetime, Timestamp, str or None
         Moment the derived columns are computed against; None for now.
-    session : requests.Session or None
-        A session to use (not closed afterwards).
-    strict : bool, default False
-        Raise on malformed items instead of keeping them with nulls.
     with_progress : bool, default False
         Also read each session's progress from its status endpoint.
+    {options}
 
     Returns
     -------
@@ -682,8 +691,15 @@ def load_uploads(api_key=None, *, base_url=None, page_limit=50, max_workers=8, t
     ConfigurationError
         No key was found.
     InvalidArgumentError, InsecureTransportError
-        Bad arguments, or plain http to a host that is not loopback.
+        Bad or unknown options, or plain http to a host that is not loopback.
     AuthenticationError, BadRequestError, NotFoundError, RateLimitError, ServerError, TransportError, ResponseFormatError
+        See :meth:`UploadsClient.load`.
+    DeadlineExceededError
+        ``deadline`` passed first.
+
+    Warns
+    -----
+    InconsistentListingWarning
         See :meth:`UploadsClient.load`.
 
     Examples
@@ -694,23 +710,22 @@ def load_uploads(api_key=None, *, base_url=None, page_limit=50, max_workers=8, t
     >>> len(df), df.attrs["requests"]
     (75, 2)
     """
-    with UploadsClient(api_key, base_url=base_url, page_limit=page_limit, max_workers=max_workers, timeout=timeout,
-                       max_retries=max_retries, max_rate=max_rate, progress=progress, session=session,
-                       strict=strict) as client:
-        return client._load(as_of=as_of, with_progress=with_progress, stacklevel=3)
+    if api_key is not None:
+        if client is not None:
+            raise InvalidArgumentError("Pass either `client` or `api_key`, not both: the client holds its key.")
+        options["api_key"] = api_key
+    with _client(client, options) as owned:
+        return owned._load(as_of=as_of, with_progress=with_progress, stacklevel=3)
 
 
-def add_progress(df, client=None, **client_kwargs):
+def add_progress(df, client=None, **options):
     """Add every session's progress columns (see :meth:`UploadsClient.add_progress`).
 
     Parameters
     ----------
     df : pandas.DataFrame
         Sessions as returned by :func:`load_uploads`.
-    client : UploadsClient or None
-        The client to use; None makes one from ``client_kwargs`` (and closes it).
-    **client_kwargs
-        Options of :class:`UploadsClient` (``api_key``, ``base_url``, ...).
+    {options}
 
     Returns
     -------
@@ -719,29 +734,28 @@ def add_progress(df, client=None, **client_kwargs):
     Raises
     ------
     InvalidArgumentError
-        Both ``client`` and client options were given, or ``df`` has no ``upload_id``.
-    AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError
+        Both ``client`` and options were given, an unknown option, or ``df`` has no ``upload_id``.
+    NotFoundError
+        A 404 without the API's ``resource_not_exist`` code.
+    AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError, DeadlineExceededError
         See :meth:`UploadsClient.load`.
 
     Examples
     --------
     >>> df = add_progress(load_uploads())  # doctest: +SKIP
     """
-    with _client(client, client_kwargs) as client:
-        return client.add_progress(df)
+    with _client(client, options) as owned:
+        return owned._add_progress(df, None, stacklevel=3)
 
 
-def load_chunks(upload_id, client=None, **client_kwargs):
+def load_chunks(upload_id, client=None, **options):
     """Load every chunk of one upload session (see :meth:`UploadsClient.load_chunks`).
 
     Parameters
     ----------
     upload_id : str
         The session's id.
-    client : UploadsClient or None
-        The client to use; None makes one from ``client_kwargs`` (and closes it).
-    **client_kwargs
-        Options of :class:`UploadsClient`.
+    {options}
 
     Returns
     -------
@@ -751,12 +765,19 @@ def load_chunks(upload_id, client=None, **client_kwargs):
     ------
     NotFoundError
         The session does not exist (any more).
-    AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError
+    InvalidArgumentError
+        A bad ``upload_id`` (one that would change the URL's path), or bad options.
+    AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError, DeadlineExceededError
         See :meth:`UploadsClient.load`.
 
     Examples
     --------
     >>> chunks = load_chunks("507f1f77bcf86cd799439011")  # doctest: +SKIP
     """
-    with _client(client, client_kwargs) as client:
-        return client.load_chunks(upload_id)
+    with _client(client, options) as owned:
+        return owned._load_chunks(upload_id, stacklevel=3)
+
+
+for _shortcut in (load_uploads, add_progress, load_chunks):
+    _shortcut.__doc__ = _shortcut.__doc__.replace("{options}", _SHORTCUT_OPTIONS)
+del _shortcut
