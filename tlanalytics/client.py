@@ -23,8 +23,9 @@ from requests.adapters import HTTPAdapter
 
 from . import frame as _frame
 from . import paging
-from ._http import DEFAULT_MAX_BODY, Op, _Transport, check_base_url, is_loopback
+from ._http import DEFAULT_MAX_BODY, Op, _Transport
 from ._pool import Pool
+from ._urls import check_base_url, is_loopback
 from .errors import (ConfigurationError, InconsistentListingWarning, InvalidArgumentError, MalformedItemWarning,
                      NotFoundError)
 from .keys import BASE_URL_ENV_VAR, check_key, key_from_env
