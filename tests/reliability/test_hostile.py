@@ -115,3 +115,28 @@ def test_cli_signal_delay_against_a_trickling_server(hostile, tmp_path, reliabil
     assert max(delays) < 5  # generous: the old behaviour waited for the whole trickle
     reliability_stats.setdefault("signals", {})[signal.Signals(sig).name] = {
         "runs": len(delays), "delays_s": [round(d, 3) for d in delays]}
+
+
+@pytest.mark.parametrize("name", ["ignored page", "endless full pages"])
+def test_default_options_without_a_deadline_end_by_the_paging_bounds(hostile, reliability_stats, name):
+    """Every default, no deadline: the paging bounds alone end the load (before: >13,000 requests in 45 s)."""
+    from tlanalytics import load_uploads
+    from tlanalytics.paging import DEFAULT_MAX_PAGES
+
+    script = {"ignored page": ignores_page(50, info={"total_page": 10**9}),
+              "endless full pages": endless(lambda p, limit: {"page": p, "total_page": 10**9})}[name]
+    server = hostile(script)
+    tracemalloc.start()
+    started = time.monotonic()
+    with pytest.warns(InconsistentListingWarning):
+        df = load_uploads(KEY, base_url=server.base_url, progress=False)
+    elapsed = time.monotonic() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    expected = {"ignored page": ("repeat", 50), "endless full pages": ("max_pages", DEFAULT_MAX_PAGES * 50)}[name]
+    assert (df.attrs["stopped"], len(df)) == expected
+    assert len(server.requests) <= DEFAULT_MAX_PAGES + 16
+    assert peak < 256 * 2**20
+    reliability_stats.setdefault("hostile_defaults", {})[name] = {
+        "rows": len(df), "requests": len(server.requests), "seconds": round(elapsed, 2),
+        "peak_mib": round(peak / 2**20, 1), "stopped": df.attrs["stopped"]}
