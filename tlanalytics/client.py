@@ -252,6 +252,12 @@ class UploadsClient:
         """The adaptive concurrency window: ``limit``, ``min_limit``, ``peak_in_flight``, ``decreases``..."""
         return self._transport.concurrency.state()
 
+    def _drop_pool(self):
+        """Abandon the pool after an interrupted operation: its workers may still sit in abandoned requests."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
     def _executor(self):
         if self._pool is None:
             self._pool = Pool(self.max_workers, "tlanalytics")
@@ -315,6 +321,7 @@ class UploadsClient:
                 op.cancel.set()
                 for fut in pending:
                     fut.cancel()
+                self._drop_pool()
 
     def _fetch_listing_page(self, op):
         def fetch(page):
@@ -538,6 +545,7 @@ class UploadsClient:
             op.cancel.set()
             for fut in futures:
                 fut.cancel()
+            self._drop_pool()
             raise
         finally:
             bar.close()

@@ -208,7 +208,25 @@ class Walk:
 
 
 def settled(walks):
-    """True when the newest pass can be trusted: no sign of change, or it agrees with the pass before it."""
+    """True when the newest pass can be trusted: no sign of change, or it agrees with the pass before it.
+
+    Parameters
+    ----------
+    walks : list of Walk
+        The passes so far, oldest first.
+
+    Returns
+    -------
+    bool
+        False whenever a bound cut the newest (or the previous) pass short.
+
+    Examples
+    --------
+    >>> w = Walk(50, "data", listing_id)
+    >>> _ = w.add(1, {"data": [{"upload_id": "a"}], "page_info": {"total_results": 1}})
+    >>> settled([w])
+    True
+    """
     walk = walks[-1]
     if walk.stop_reason is not None:
         return False
@@ -222,7 +240,30 @@ def settled(walks):
 
 
 def union(walks, items_key="data", id_of=listing_id):
-    """Items of every pass, one per id: the newest pass's row wins; id-less items only from the newest pass."""
+    """Items of every pass, one per id: the newest pass's row wins; id-less items only from the newest pass.
+
+    Parameters
+    ----------
+    walks : list of Walk
+        The passes, oldest first.
+    items_key : str, default "data"
+        The key of a page's item list.
+    id_of : callable, default :func:`listing_id`
+        An item's id, or None.
+
+    Returns
+    -------
+    list
+        The items, newest pass first, in page order within a pass.
+
+    Examples
+    --------
+    >>> old, new = Walk(50, "data", listing_id), Walk(50, "data", listing_id)
+    >>> _ = old.add(1, {"data": [{"upload_id": "a", "v": 1}, {"upload_id": "b"}]})
+    >>> _ = new.add(1, {"data": [{"upload_id": "a", "v": 2}]})
+    >>> union([old, new])
+    [{'upload_id': 'a', 'v': 2}, {'upload_id': 'b'}]
+    """
     newest, seen, out = walks[-1], set(), []
     for walk in reversed(walks):
         for body in walk.pages():
@@ -239,7 +280,24 @@ def union(walks, items_key="data", id_of=listing_id):
 
 
 def describe(walk):
-    """What the server did when a bound ended ``walk``, for warnings and errors (None when none did)."""
+    """What the server did when a bound ended ``walk``, for warnings and errors.
+
+    Parameters
+    ----------
+    walk : Walk
+
+    Returns
+    -------
+    str or None
+        None when no bound ended the walk.
+
+    Examples
+    --------
+    >>> w = Walk(1, "data", listing_id)
+    >>> _ = w.add(1, {"data": [{"upload_id": "a"}]}); _ = w.add(2, {"data": [{"upload_id": "a"}]})
+    >>> describe(w).startswith("the server sent page 2 full of items already seen")
+    True
+    """
     reason, page = walk.stop_reason, walk.stop_page
     if reason == "repeat":
         return (f"the server sent page {page} full of items already seen on other pages (it seems to ignore "
