@@ -515,9 +515,19 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM arrived: stop like Ctrl+C, exit 143."""
 
 
-def _on_sigterm(signum, frame):
-    """Stop on SIGTERM as on Ctrl+C."""
-    raise _Terminated
+_STOPPING = threading.Event()  # set by the first SIGINT/SIGTERM of a run; later ones are ignored
+
+
+def _on_signal(signum, frame):
+    """Stop on the first SIGINT (KeyboardInterrupt) or SIGTERM (_Terminated); ignore any that follow.
+
+    Ignoring from the handler itself leaves no window in which a second
+    signal could interrupt the first one's handling with a traceback.
+    """
+    if _STOPPING.is_set():
+        return
+    _STOPPING.set()
+    raise _Terminated if signum == getattr(signal, "SIGTERM", None) else KeyboardInterrupt
 
 
 def main(argv=None):
@@ -561,15 +571,15 @@ def _main(argv):
     restore_logging = _setup_logging(args.debug)
     previous = previous_int = None
     if threading.current_thread() is threading.main_thread():
-        previous_int = signal.getsignal(signal.SIGINT)
+        _STOPPING.clear()
+        previous_int = signal.signal(signal.SIGINT, _on_signal)
         if hasattr(signal, "SIGTERM"):
-            previous = signal.signal(signal.SIGTERM, _on_sigterm)  # a terminated run stops like Ctrl+C
+            previous = signal.signal(signal.SIGTERM, _on_signal)  # a terminated run stops like Ctrl+C
     try:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt as exc:
         # Workers are daemon threads and the pool is not awaited: returning now ends the process now.
-        # A second Ctrl+C while the first is handled must not turn into a traceback.
-        # The process is ending: both stay ignored after main() returns (the exit itself must not be cut short).
+        # The process is ending: both signals stay ignored after main() returns (the exit must not be cut short).
         if previous_int is not None:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             if previous is not None:
