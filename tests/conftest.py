@@ -57,3 +57,22 @@ def make_client():
     yield make
     for client in made:
         client.close()
+
+
+# --- hostile loopback servers (tests/test_hardening.py, tests/reliability/test_hostile.py) ----
+
+@pytest.fixture
+def hostile():
+    """Start scriptable hostile servers on 127.0.0.1 (see tests/_hostile.py); they stop at the test's end."""
+    from _hostile import Hostile
+
+    started = []
+
+    def make(script, **kwargs):
+        server = Hostile(script, **kwargs)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()

@@ -15,7 +15,7 @@ _EXPORTS = {
     "errors": [
         "TLAnalyticsError", "ConfigurationError", "InvalidArgumentError", "InsecureTransportError",
         "APIError", "AuthenticationError", "BadRequestError", "NotFoundError", "RateLimitError",
-        "ServerError", "TransportError", "ResponseFormatError", "FileFormatError",
+        "ServerError", "TransportError", "DeadlineExceededError", "ResponseFormatError", "FileFormatError",
         "TLAnalyticsWarning", "MalformedItemWarning", "InconsistentListingWarning", "FileFormatWarning",
     ],
     "schema": ["COLUMNS", "columns", "column_table_markdown"],

@@ -13,8 +13,15 @@ Three gates sit in front of every attempt, shared by all worker threads:
   halving per congestion event), plus a global pause after a ``Retry-After``;
 - :class:`_RateLimit`: at most ``max_rate`` requests in any one-second window,
   spaced ``1/max_rate`` apart;
-- a cancel event per operation, so a failed page stops the other workers'
-  backoff waits instead of letting them finish their retries.
+- a cancel event and an optional deadline per operation (:class:`Op`), so a
+  failed page or a Ctrl+C stops the other workers' backoff waits and body
+  reads instead of letting them finish their retries.
+
+Every body is streamed and read in pieces (:meth:`_Transport._read`): one
+attempt has a wall-clock limit covering the whole body (a server trickling a
+byte at a time cannot hold it), and the body is capped at ``max_body`` bytes,
+raw and decoded (a small gzip bomb cannot fill memory). A loopback base URL
+never goes through a proxy from the environment.
 
 Transport exceptions become :mod:`tlanalytics.errors` classes in one place
 (:meth:`_Transport.get`), always ``raise ... from exc``. The key travels only
@@ -24,7 +31,7 @@ in the ``x-api-key`` header of each request, never in a URL, message or log.
 from __future__ import annotations
 
 import collections
-import ipaddress
+import json
 import logging
 import math
 import random
@@ -33,11 +40,12 @@ import time
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from urllib3.util.retry import Retry
 
 from . import __version__
-from .errors import (APIError, AuthenticationError, BadRequestError, InsecureTransportError, InvalidArgumentError,
-                     NotFoundError, RateLimitError, ResponseFormatError, ServerError, TransportError)
+from .errors import (APIError, AuthenticationError, BadRequestError, DeadlineExceededError, NotFoundError,
+                     RateLimitError, ResponseFormatError, ServerError, TransportError)
 from .keys import redact
 
 log = logging.getLogger(__name__)
@@ -46,58 +54,20 @@ _USER_AGENT = f"tlanalytics/{__version__} python-requests/{requests.__version__}
 _RETRY_AFTER = Retry(0)  # only its Retry-After parser is used
 #: Transport failures worth another attempt: no (complete) response came.
 _RETRYABLE_EXC = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                  requests.exceptions.ContentDecodingError)
+                  requests.exceptions.ContentDecodingError, urllib3.exceptions.HTTPError)
 
 
 class _Cancelled(Exception):
-    """Another page of the same operation failed; stop quietly."""
+    """Another page of the same operation failed, or the caller was interrupted; stop quietly."""
 
 
-def check_base_url(base_url):
-    """Validate ``base_url`` and return it without a trailing slash.
-
-    http/https only, a host, no credentials, no query or fragment, and plain
-    http only to a loopback host: the key must never cross a network in clear.
-    Messages never echo the URL: a key pasted into it must not be shown back.
-    """
-    if not isinstance(base_url, str) or not base_url.strip():
-        raise InvalidArgumentError(
-            f"The value for `base_url` must be an http(s) URL string, but {type(base_url).__name__} was passed.")
-    unshown = "(the value is not shown, in case it holds a secret)"
-    try:
-        parts = urlsplit(base_url.strip())
-        host, _ = parts.hostname, parts.port
-    except ValueError:  # e.g. an unclosed or invalid [IPv6] host, a bad port
-        raise InvalidArgumentError(f"The value for `base_url` must be a valid http(s) URL, but a value that does not "
-                                   f"parse was passed {unshown}.") from None
-    if parts.scheme not in ("http", "https"):
-        raise InvalidArgumentError("The value for `base_url` must start with https:// (or http:// for a loopback "
-                                   f"host such as the simulator), but another value was passed {unshown}.")
-    if not host:
-        raise InvalidArgumentError(f"The value for `base_url` must name a host (and a valid port), "
-                                   f"but a URL without one was passed {unshown}.")
-    if parts.query or parts.fragment:
-        raise InvalidArgumentError(f"The value for `base_url` must not have a query string or fragment, "
-                                   f"but a URL with one was passed {unshown}; pass the key as `api_key`.")
-    if parts.scheme == "http" and not is_loopback(host):
-        raise InsecureTransportError(
-            "Refusing to send the API key over plain http to a host that is not loopback: use an https:// base "
-            "URL (plain http is only allowed to 127.0.0.1, ::1 or localhost, e.g. the simulator).")
-    if parts.username is not None or parts.password is not None:
-        raise InvalidArgumentError("The value for `base_url` must not contain credentials (user:password@); "
-                                   "pass the key as `api_key` or set TWELVELABS_API_KEY instead.")
-    return base_url.strip().rstrip("/")
+class _TooLarge(Exception):
+    """A body passed ``max_body``."""
 
 
-def is_loopback(host):
-    """True for ``localhost``, 127.0.0.0/8 and ::1."""
-    host = host.strip("[]").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+#: Default cap on one response body, raw and decoded (a real listing page is ~15 KB).
+DEFAULT_MAX_BODY = 8 * 2**20
+_PIECE = 64 * 1024  # bytes asked of the socket per read; smaller reads return as soon as data arrives
 
 
 class _Concurrency:
@@ -186,11 +156,16 @@ class _RateLimit:
 
 
 class Op:
-    """Counters and the cancel switch of one client operation (a load, an enrichment)."""
+    """Counters, the cancel switch and the deadline of one client operation (a load, an enrichment).
 
-    def __init__(self):
+    ``deadline`` is a :func:`time.monotonic` moment (or None): once it passes,
+    no attempt starts, backoff waits end, and :meth:`check` raises.
+    """
+
+    def __init__(self, deadline=None):
         self.requests = self.retries = 0
         self.cancel = threading.Event()
+        self.deadline = deadline
         self._lock = threading.Lock()
 
     def count(self, *, retry):
@@ -198,46 +173,111 @@ class Op:
             self.requests += 1
             self.retries += retry
 
+    def remaining(self):
+        """Seconds left before the deadline (None without one; never negative)."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
-def _error_fields(resp, key):
-    """The API's ``code`` and ``message`` from an error body, with the key redacted."""
+    def check(self, what):
+        """Raise :class:`_Cancelled` after a cancel, :class:`DeadlineExceededError` past the deadline."""
+        if self.cancel.is_set():
+            raise _Cancelled
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise DeadlineExceededError(f"The deadline passed before {what} finished; raise `deadline` (seconds for a "
+                                        f"whole load) or try again later.")
+
+
+class _AttemptTimeout(Exception):
+    """The whole response did not arrive within the attempt's wall-clock limit."""
+
+
+def _json(content):
+    """The parsed body, or ``(None, reason)`` when it is not usable JSON."""
     try:
-        body = resp.json()
-    except ValueError:
-        body = None
+        return json.loads(content), None
+    except RecursionError:
+        return None, "JSON nested too deeply"
+    except ValueError:  # includes UnicodeDecodeError
+        return None, "not JSON"
+
+
+def _error_fields(body, key):
+    """The API's ``code`` and ``message`` from a parsed error body, with the key redacted."""
     if not isinstance(body, dict):
         return None, None
     code, message = body.get("code"), body.get("message")
-    return (redact(str(code), key) if code is not None else None,
-            redact(str(message), key) if message is not None else None)
-
-
+    return (redact(str(code)[:200], key) if code is not None else None,
+            redact(str(message)[:500], key) if message is not None else None)
 class _Transport:
     """One pooled session, the gates, and the retry loop; shared by all threads of a client."""
 
     def __init__(self, *, key, session, timeout, max_retries, backoff, backoff_max, max_retry_after, max_workers,
-                 max_rate):
+                 max_rate, max_body=DEFAULT_MAX_BODY, loopback=False):
         self._key = key
         self.session = session
         self.timeout = timeout
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        self.attempt_limit = connect + read  # wall clock of one whole attempt, body included
         self.max_retries = max_retries
         self.backoff, self.backoff_max, self.max_retry_after = backoff, backoff_max, max_retry_after
+        self.max_body = max_body
+        self.loopback = loopback
         self.concurrency = _Concurrency(max_workers)
         self.rate = _RateLimit(max_rate) if max_rate else None
         self._headers = {"x-api-key": key, "Accept": "application/json", "User-Agent": _USER_AGENT}
         self._settings = None
 
-    def _send(self, url, params):
-        """One GET through the session (its headers, params, auth, adapters), no redirects.
+    def _send(self, url, params, limit):
+        """One streamed GET through the session (its headers, params, auth, adapters), no redirects.
 
         ``Session.request`` re-reads proxy settings from the environment on every
         call, which costs more CPU than the rest of the request on loopback; they
-        are read once per client instead.
+        are read once per client instead. A loopback base URL never goes through
+        a proxy: the environment's proxies are dropped, so the key cannot reach
+        a proxy over plain http and the simulator works behind one.
         """
         prep = self.session.prepare_request(requests.Request("GET", url, params=params, headers=self._headers))
         if self._settings is None:
-            self._settings = self.session.merge_environment_settings(prep.url, {}, False, None, None)
-        return self.session.send(prep, timeout=self.timeout, allow_redirects=False, **self._settings)
+            settings = self.session.merge_environment_settings(prep.url, {}, True, None, None)
+            if self.loopback:
+                settings["proxies"] = {}
+            self._settings = settings
+        timeout = self.timeout
+        if limit is not None:  # never wait on one socket read past the op's deadline
+            pair = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+            timeout = tuple(max(0.05, min(t, limit)) for t in pair)
+        return self.session.send(prep, timeout=timeout, allow_redirects=False, **self._settings)
+
+    def _read(self, resp, op, until):
+        """The whole (decoded) body, read in pieces with a wall-clock limit, the op's cancel and a size cap.
+
+        The raw bytes received and the decoded bytes kept are both capped at
+        ``max_body``, so neither a huge body nor a small gzip bomb can fill
+        memory. The connection goes back to the pool only after a full read.
+        """
+        raw = getattr(resp, "raw", None)
+        if raw is None or not hasattr(raw, "read1"):  # a custom adapter without a urllib3 response
+            return resp.content
+        out = bytearray()
+        done = False
+        try:
+            while True:
+                if op.cancel.is_set():
+                    raise _Cancelled
+                if time.monotonic() > until:
+                    raise _AttemptTimeout
+                piece = raw.read1(_PIECE, decode_content=True)
+                if not piece:
+                    done = True
+                    break
+                out += piece
+                if len(out) > self.max_body or raw.tell() > self.max_body:
+                    raise _TooLarge
+        finally:
+            if done:
+                resp.raw.release_conn()
+            else:
+                resp.close()
+        return bytes(out)
 
     def _wait(self, attempt, retry_after):
         """Full-jitter exponential backoff; at least ``Retry-After`` when given (capped)."""
@@ -256,12 +296,12 @@ class _Transport:
             log.debug("ignoring an unparsable Retry-After header")
             return None
 
-    def get(self, url, params, *, op, what, page=None, check=None, allow_404=False):
+    def get(self, url, params, *, op, what, page=None, check=None, allow_404=False, raw=False):
         """GET ``url`` with retries; the parsed JSON body, or None for a 404 when ``allow_404``.
 
-        Only a 404 whose code is ``resource_not_exist`` (or that has none) counts
-        as "gone"; a 404 with another code, such as the ``not_found`` of a wrong
-        path, raises :class:`NotFoundError`.
+        Only a 404 whose code is ``resource_not_exist`` counts as "gone"; any
+        other 404 (another code, or none: a proxy's HTML page, a wrong path)
+        raises :class:`NotFoundError`. With ``raw``, returns ``(body, bytes)``.
 
         ``check(body)`` returns None when the body has the expected shape, else a
         short reason; a bad shape is retried like a truncated body.
@@ -271,32 +311,46 @@ class _Transport:
         wait = 0.0  # set by every failed attempt before the next one
         for attempt in range(attempts):
             if attempt:
-                if op.cancel.wait(wait):
+                remaining = op.remaining()
+                if op.cancel.wait(wait if remaining is None else min(wait, remaining)):
                     raise _Cancelled
+            op.check(what)
             epoch = self.concurrency.acquire(op.cancel)
             throttled = ok = False
             try:
                 if self.rate is not None:
                     self.rate.acquire(op.cancel)
+                op.check(what)
                 op.count(retry=attempt > 0)
                 log.debug("GET %s %s (attempt %d/%d)", url, params, attempt + 1, attempts)
+                started = time.monotonic()
+                remaining = op.remaining()
+                until = started + self.attempt_limit if remaining is None else started + min(self.attempt_limit,
+                                                                                               remaining)
                 try:
-                    resp = self._send(url, params)
+                    resp = self._send(url, params, remaining)
+                    content = self._read(resp, op, until)
                 except requests.exceptions.SSLError as exc:
                     raise TransportError(f"The TLS handshake with the API failed for {what} ({type(exc).__name__}). "
                                          f"Check `base_url` and the system's certificates.", page=page, url=url) from exc
-                except _RETRYABLE_EXC as exc:
-                    last = ("transport", None, None, None, type(exc).__name__, exc)
+                except (_AttemptTimeout, *_RETRYABLE_EXC) as exc:
+                    name = "no complete response in time" if isinstance(exc, _AttemptTimeout) else type(exc).__name__
+                    last = ("transport", None, None, None, name, exc)
                     wait = self._wait(attempt, None)
-                    log.debug("retrying %s: %s; waiting %.3f s", what, type(exc).__name__, wait)
+                    log.debug("retrying %s: %s; waiting %.3f s", what, name, wait)
                     continue
+                except _TooLarge:
+                    raise ResponseFormatError(f"The API answered {what} with a body larger than `max_body` "
+                                              f"({self.max_body:,} bytes, before or after decompression); a real "
+                                              f"page is a few KB. Check `base_url`.", page=page, url=url) from None
                 except requests.RequestException as exc:
                     raise TransportError(f"The request for {what} could not be sent ({type(exc).__name__}). "
                                          f"Check `base_url`.", page=page, url=url) from exc
                 status = resp.status_code
+                body, reason = _json(content)
                 if status == 429 or status >= 500:
                     throttled = status == 429
-                    code, api_message = _error_fields(resp, self._key)
+                    code, api_message = _error_fields(body, self._key)
                     retry_after = self._retry_after(resp)
                     wait = self._wait(attempt, retry_after)
                     if throttled and retry_after is not None:
@@ -305,32 +359,29 @@ class _Transport:
                     log.debug("retrying %s: HTTP %d %s; waiting %.3f s", what, status, code or "", wait)
                     continue
                 if 200 <= status < 300:
-                    try:
-                        body = resp.json()
-                    except ValueError:
-                        body, reason = None, (f"not JSON ({resp.headers.get('Content-Type') or 'no content type'}, "
-                                              f"{len(resp.content)} bytes)")
-                    else:
-                        reason = check(body) if check is not None else None
+                    if reason is not None:
+                        reason = f"{reason} ({resp.headers.get('Content-Type') or 'no content type'}, {len(content)} bytes)"
+                    elif check is not None:
+                        reason = check(body)
                     if reason is None:
                         ok = True
-                        return body
+                        return (body, content) if raw else body
                     last = ("format", status, None, None, reason, None)
                     wait = self._wait(attempt, None)
                     log.debug("retrying %s: the body is %s; waiting %.3f s", what, reason, wait)
                     continue
-                if status == 404 and allow_404 and _error_fields(resp, self._key)[0] in (None, "resource_not_exist"):
-                    ok = True  # the resource is gone; any other 404 (a wrong base_url, say) is an error
-                    return None
-                raise self._status_error(resp, what=what, page=page, url=url)
+                if status == 404 and allow_404 and _error_fields(body, self._key)[0] == "resource_not_exist":
+                    ok = True  # the resource is gone; any other 404 (a wrong base_url, a proxy's page) is an error
+                    return (None, content) if raw else None
+                raise self._status_error(resp, body, what=what, page=page, url=url)
             finally:
                 self.concurrency.release(epoch, throttled=throttled, ok=ok)
         raise self._exhausted(last, attempts, what=what, page=page, url=url)
 
-    def _status_error(self, resp, *, what, page, url):
+    def _status_error(self, resp, body, *, what, page, url):
         """The error for a final, non-retryable status."""
         status = resp.status_code
-        code, api_message = _error_fields(resp, self._key)
+        code, api_message = _error_fields(body, self._key)
         label = f"{status} {code}" if code else str(status)
         said = f": {api_message}" if api_message else ""
         kw = dict(status=status, code=code, api_message=api_message, page=page, url=url)
@@ -340,7 +391,8 @@ class _Transport:
             return BadRequestError(f"The API rejected the request for {what} ({label}{said}). Check the arguments "
                                    f"and that `base_url` points at API v1.3.", **kw)
         if status == 404:
-            return NotFoundError(f"Nothing was found for {what} ({label}{said}). Check the id, and that `base_url` "
+            return NotFoundError(f"Nothing was found for {what} at {urlsplit(url).path} ({label}{said}). Check the id, "
+                                 f"and that `base_url` "
                                  f"ends with the API version, e.g. https://api.twelvelabs.io/v1.3.", **kw)
         if 300 <= status < 400:
             return APIError(f"The API answered {what} with a redirect ({status}); tlanalytics does not follow "

@@ -34,8 +34,13 @@ Exit codes:
   responses kept coming after every retry;
 - 5: file error: an output could not be written;
 - 70: internal error (a bug: run again with ``--debug`` and report the traceback);
-- 130: interrupted (Ctrl+C or SIGTERM; ``simulate`` exits 0 when stopped so);
+- 130: interrupted by Ctrl+C (SIGINT); 143: stopped by SIGTERM (``simulate``
+  exits 0 when stopped either way). Requests in flight are abandoned, not
+  awaited, and no partial output file is left behind;
 - 141: stdout was closed early (e.g. piped into ``head``); nothing is printed.
+
+A closed stderr changes nothing but what is shown: the exit code stays the
+one above. A traceback is only ever printed with ``--debug``.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ from .keys import key_from_env, redact
 __all__ = ["main"]
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_API, EXIT_FILE = 0, 1, 2, 3, 4, 5
-EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 70, 130, 141
+EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED = 70, 130, 141, 143
 _FORMATS = (".csv", ".parquet", ".jsonl")
 _EPILOG = """\
 The API key is read from TWELVELABS_API_KEY (or TWELVE_LABS_API_KEY) only;
@@ -74,8 +79,9 @@ exit codes:
   4    API error (key rejected, rate limits / server errors / timeouts after every retry)
   5    file error (an output could not be written)
   70   internal error (run again with --debug and report the traceback)
-  130  interrupted (simulate and dashboard exit 0 when stopped with Ctrl+C)
+  130  interrupted by Ctrl+C (simulate and dashboard exit 0 when stopped with Ctrl+C)
   141  stdout closed early (e.g. piped into head)
+  143  stopped by SIGTERM (e.g. `timeout 60 tlanalytics check`)
 """
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
           "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -263,7 +269,7 @@ def _setup_logging(debug):
         logging.getLogger(noisy).setLevel(logging.INFO if debug else logging.WARNING)
 
     def show(message, category, filename, lineno, file=None, line=None):
-        print(_redact(f"tlanalytics: warning: {message}"), file=sys.stderr)
+        _err(f"tlanalytics: warning: {message}")
 
     warnings.showwarning = show
 
@@ -275,8 +281,86 @@ def _setup_logging(debug):
 
 
 def _out(text=""):
-    """Print a result line on stdout."""
-    print(_redact(text), file=sys.stdout, flush=True)
+    """Print a result line on stdout (BrokenPipeError when stdout is gone: exit 141)."""
+    if sys.stdout is None:
+        raise BrokenPipeError("stdout is closed")
+    try:
+        print(_redact(text), file=sys.stdout, flush=True)
+    except (OSError, ValueError) as exc:  # EPIPE, or a closed descriptor (EBADF): stdout is gone either way
+        raise BrokenPipeError("stdout is closed") from exc
+
+
+class _SafeStderr:
+    """sys.stderr for the run: writes to a closed or broken stderr are dropped instead of raised.
+
+    Progress bars, warnings and log records all write to stderr; none of them
+    may turn a closed stderr into another exit code or a traceback.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        if self._stream is not None:
+            try:
+                return self._stream.write(text)
+            except (OSError, ValueError):
+                self._stream = None
+        return len(text)
+
+    def flush(self):
+        if self._stream is not None:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._stream = None
+
+    def isatty(self):
+        try:
+            return self._stream is not None and self._stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def fileno(self):
+        if self._stream is None:
+            raise OSError("stderr is closed")
+        return self._stream.fileno()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _err(text):
+    """One line on stderr, redacted; nothing when stderr is gone."""
+    print(_redact(text), file=sys.stderr, flush=True)
+
+
+def _write_atomically(write, df, path):
+    """``write(df, temp)`` into ``path``'s folder, then ``os.replace``: an interrupted write leaves no partial file.
+
+    A CSV's ``.meta.json`` sidecar is moved the same way (sidecar first, so a
+    CSV never appears without it).
+    """
+    import tempfile
+
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=folder)
+    os.close(fd)
+    temp = Path(temp)
+    sidecar_temp, sidecar = Path(str(temp) + ".meta.json"), Path(str(path) + ".meta.json")
+    try:
+        written = Path(write(df, temp))
+        if sidecar_temp.exists():
+            os.replace(sidecar_temp, sidecar)
+        os.replace(written, path)
+    finally:
+        for leftover in (temp, sidecar_temp):
+            try:
+                leftover.unlink()
+            except FileNotFoundError:
+                pass
+    return path
 
 
 # --- commands ------------------------------------------------------------------------
@@ -379,7 +463,8 @@ def _fetch(args):
     df = _load(args)
     from .export import write_frame
 
-    path = write_frame(df, args.output, **({"excel": True} if args.excel else {}))
+    options = {"excel": True} if args.excel else {}
+    path = _write_atomically(lambda frame, temp: write_frame(frame, temp, **options), df, args.output)
     _out(f"Wrote {_plural(len(df), 'session')} to {path}")
     return EXIT_OK
 
@@ -528,9 +613,23 @@ def _classify(exc):
                            f"(run again with --debug for the traceback, and please report it)")
 
 
-def _on_sigterm(signum, frame):
-    """Stop on SIGTERM as on Ctrl+C."""
-    raise KeyboardInterrupt
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: stop like Ctrl+C, exit 143."""
+
+
+_STOPPING = threading.Event()  # set by the first SIGINT/SIGTERM of a run; later ones are ignored
+
+
+def _on_signal(signum, frame):
+    """Stop on the first SIGINT (KeyboardInterrupt) or SIGTERM (_Terminated); ignore any that follow.
+
+    Ignoring from the handler itself leaves no window in which a second
+    signal could interrupt the first one's handling with a traceback.
+    """
+    if _STOPPING.is_set():
+        return
+    _STOPPING.set()
+    raise _Terminated if signum == getattr(signal, "SIGTERM", None) else KeyboardInterrupt
 
 
 def main(argv=None):
@@ -551,34 +650,73 @@ def main(argv=None):
     >>> main(["summary", "--demo", "--no-progress"])  # doctest: +SKIP
     0
     """
+    saved_stderr = sys.stderr
+    sys.stderr = _SafeStderr(saved_stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stderr = saved_stderr
+
+
+def _main(argv):
+    """:func:`main` with a stderr that never raises."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except BrokenPipeError:  # --help into a closed pipe
+        return EXIT_BROKEN_PIPE
     if getattr(args, "demo", False) and args.base_url:
-        print("tlanalytics: error: --demo and --base-url cannot be used together", file=sys.stderr)
+        _err("tlanalytics: error: --demo and --base-url cannot be used together")
         return EXIT_USAGE
     restore_logging = _setup_logging(args.debug)
-    previous = None
-    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)  # a terminated run stops like Ctrl+C
+    previous = previous_int = None
+    if threading.current_thread() is threading.main_thread():
+        _STOPPING.clear()
+        previous_int = signal.signal(signal.SIGINT, _on_signal)
+        if hasattr(signal, "SIGTERM"):
+            previous = signal.signal(signal.SIGTERM, _on_signal)  # a terminated run stops like Ctrl+C
     try:
         return _COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("tlanalytics: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        # Workers are daemon threads and the pool is not awaited: returning now ends the process now.
+        # The process is ending: both signals stay ignored after main() returns (the exit must not be cut short).
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if previous is not None:
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            previous = previous_int = None
+        terminated = isinstance(exc, _Terminated)
+        _err(f"tlanalytics: {'terminated' if terminated else 'interrupted'}")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:  # stdout closed early, e.g. `tlanalytics summary | head -3`: not an error to report
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return EXIT_BROKEN_PIPE
-    except Exception as exc:  # noqa: BLE001 - every error becomes one line and an exit code
+    except BaseException as exc:  # noqa: BLE001 - every error becomes one line and an exit code
+        if isinstance(exc, SystemExit):
+            raise
         code, message = _classify(exc)
         if args.debug:
-            print(_redact(traceback.format_exc()), file=sys.stderr, end="")
-        print(_redact(f"tlanalytics: error: {message}".replace("\n", " ")), file=sys.stderr)
+            _err(traceback.format_exc().rstrip("\n"))
+        _err(f"tlanalytics: error: {message}".replace("\n", " "))
         return code
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
         restore_logging()
-        sys.stdout.flush()
+        try:
+            if sys.stdout is not None:
+                sys.stdout.flush()
+        except (OSError, ValueError):
+            _silence_stdout()
+
+
+def _silence_stdout():
+    """Point fd 1 at /dev/null so the interpreter's last flush of a closed stdout cannot print a traceback."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
-import numbers
 import os
 import sys
+import time
 import warnings
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from urllib.parse import quote
+from concurrent.futures import FIRST_COMPLETED, wait
+from urllib.parse import quote, unquote, urlsplit
 
 import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
 
 from . import frame as _frame
-from ._http import Op, _Transport, check_base_url
-from .errors import ConfigurationError, InconsistentListingWarning, InvalidArgumentError, NotFoundError
+from . import paging
+from ._http import DEFAULT_MAX_BODY, Op, _Transport
+from ._pool import Pool
+from ._urls import check_base_url, is_loopback
+from .errors import (ConfigurationError, InconsistentListingWarning, InvalidArgumentError, MalformedItemWarning,
+                     NotFoundError)
 from .keys import BASE_URL_ENV_VAR, check_key, key_from_env
 from .validate import as_of as _sanitize_as_of, check_int, check_number, check_timeout
 
@@ -35,20 +38,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.twelvelabs.io/v1.3"
 MAX_PAGE_LIMIT = 50
 _LIST = "/assets/multipart-uploads"
-
-
-def _int_or_none(value):
-    return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _listing_id(item):
-    value = item.get("upload_id") if isinstance(item, dict) else None
-    return value if isinstance(value, str) and value else None
-
-
-def _chunk_id(item):
-    value = item.get("index") if isinstance(item, dict) else None
-    return value if isinstance(value, numbers.Integral) and not isinstance(value, bool) else None
 
 
 def _check_listing(body):
@@ -95,81 +84,18 @@ def _progress_bar(enabled, *, total, unit, desc):
         return tqdm(**options)
 
 
-class _Walk:
-    """What one pass over a paged endpoint saw, and the signals that it changed meanwhile."""
+def _requestable_id(upload_id):
+    """True when ``upload_id`` can only name one session: it cannot change the status URL's path.
 
-    def __init__(self, limit, items_key, id_of):
-        self.limit = limit
-        self.items_key, self.id_of = items_key, id_of
-        self.bodies = {}
-        self.counts = {}
-        self.ids = set()
-        self.duplicates = 0
-        self.totals, self.total_pages = set(), set()
-        self.last_total = self.declared = None
-        self.missing_info = False
-        self.stop = None  # first short or empty page: nothing is requested past it
-        self.extended = False  # pages were read past what page_info declared
-
-    def add(self, page, body):
-        """Record one page; returns the last page page_info now implies."""
-        self.bodies[page] = body
-        data = body.get(self.items_key) or []
-        info = body.get("page_info")
-        implied = 0
-        if isinstance(info, dict):
-            total, pages = _int_or_none(info.get("total_results")), _int_or_none(info.get("total_page"))
-            per = _int_or_none(info.get("limit_per_page"))
-            if per and per < self.limit and page == 1:
-                self.limit = per  # the server pages by less than we asked for
-            if total is not None:
-                self.totals.add(total)
-                self.last_total = total
-                implied = math.ceil(total / self.limit)
-            if pages is not None:
-                self.total_pages.add(pages)
-                self.declared = max(self.declared or 0, pages)
-                implied = max(implied, pages)
-        else:
-            self.missing_info = True
-        self.counts[page] = len(data)
-        if len(data) < self.limit:
-            self.stop = page if self.stop is None else min(self.stop, page)
-        for item in data:
-            key = self.id_of(item)
-            if key is None:
-                continue
-            if key in self.ids:
-                self.duplicates += 1
-            self.ids.add(key)
-        return implied
-
-    def verified(self):
-        """True when page_info is self-consistent and matches what was read: no need to look past it."""
-        if self.missing_info or self.last_total is None or len(self.totals) != 1:
+    ``quote`` keeps ``.`` and ``..`` as they are, and a server that decodes
+    twice turns ``%2e%2e`` into ``..``: such ids would address another path.
+    """
+    text = upload_id
+    for _ in range(3):  # what a server decoding up to three times would see
+        if text in ("", ".", "..") or any(c in text for c in "/\\?#") or not text.isprintable():
             return False
-        pages = math.ceil(self.last_total / self.limit)
-        return (self.declared in (None, pages) and len(self.ids) == self.last_total and max(self.counts) >= pages)
-
-    @property
-    def changed(self):
-        """Evidence that the listing changed during this pass."""
-        last_nonempty = max((p for p, n in self.counts.items() if n), default=0)
-        short_inside = any(n < self.limit and p < last_nonempty for p, n in self.counts.items())
-        return len(self.totals) > 1 or len(self.total_pages) > 1 or self.duplicates > 0 or short_inside
-
-    @property
-    def mismatch(self):
-        """page_info disagreeing with what was read (a change, or a server that miscounts); None if it agrees."""
-        if self.last_total is None:
-            return None
-        if len(self.ids) != self.last_total or (self.declared is not None and self.extended and self.stop
-                                                and self.stop - 1 > self.declared):
-            return (self.last_total, self.declared, len(self.ids))
-        return None
-
-    def pages(self):
-        return [self.bodies[p] for p in sorted(self.bodies)]
+        text = unquote(text)
+    return text not in ("", ".", "..") and not any(c in text for c in "/\\?#")
 
 
 class UploadsClient:
@@ -195,7 +121,15 @@ class UploadsClient:
     max_workers : int, default 8
         Most requests in flight at once (and threads in the pool).
     timeout : float or (float, float), default (3.05, 30)
-        Connect and read timeouts of every request, in seconds.
+        Connect and read timeouts of every request, in seconds. Their sum
+        also bounds one whole attempt, body included: a server sending a
+        byte at a time cannot hold an attempt longer.
+    deadline : float or None
+        Most seconds one operation may take as a whole (a :meth:`load`,
+        listing and progress together; an :meth:`add_progress`; a
+        :meth:`load_chunks`), retries and backoff included; past it,
+        :class:`~tlanalytics.errors.DeadlineExceededError` is raised and
+        requests in flight are abandoned. None for no deadline.
     max_retries : int, default 5
         Retries of one request after a 429, 5xx, connection error, timeout,
         truncated or unparsable body; 0 disables retrying.
@@ -210,11 +144,18 @@ class UploadsClient:
         Most requests per second, shared by all threads; None for no limit.
     max_passes : int, default 4
         Most full passes over the listing when it changes while it is paged.
+    max_pages : int, default 1000
+        Most pages read in one pass over the listing (or a session's chunk
+        list), whatever ``page_info`` says; 1,000 pages hold 50,000 sessions.
+    max_body : int, default 8 MiB
+        Largest response body accepted, in bytes, before and after
+        decompression (a real listing page is about 15 KB).
     progress : bool, default True
         Show a tqdm progress bar on stderr.
     session : requests.Session or None
         A session to use as is (its adapters are not replaced, and it is not
-        closed by :meth:`close`); None makes and owns one.
+        closed by :meth:`close`); None makes and owns one. Proxies from the
+        environment or the session are never used for a loopback ``base_url``.
     strict : bool, default False
         Raise :class:`~tlanalytics.errors.ResponseFormatError` on a malformed
         item instead of keeping it with nulls and warning.
@@ -240,7 +181,8 @@ class UploadsClient:
 
     def __init__(self, api_key=None, *, base_url=None, page_limit=50, max_workers=8, timeout=(3.05, 30),
                  max_retries=5, backoff=0.5, backoff_max=30.0, max_retry_after=60.0, max_rate=None, max_passes=4,
-                 progress=True, session=None, strict=False):
+                 progress=True, session=None, strict=False, deadline=None, max_pages=paging.DEFAULT_MAX_PAGES,
+                 max_body=DEFAULT_MAX_BODY):
         if api_key is None:
             api_key = key_from_env()
         if api_key is None:
@@ -255,6 +197,8 @@ class UploadsClient:
         self.page_limit = check_int("page_limit", page_limit, 1, MAX_PAGE_LIMIT)
         self.max_workers = check_int("max_workers", max_workers, 1)
         self.max_passes = check_int("max_passes", max_passes, 1)
+        self.max_pages = check_int("max_pages", max_pages, 1)
+        self.deadline = check_number("deadline", deadline, allow_none=True)
         self.progress, self.strict = bool(progress), bool(strict)
         if session is not None and not isinstance(session, requests.Session):
             raise InvalidArgumentError(
@@ -271,7 +215,8 @@ class UploadsClient:
             backoff=check_number("backoff", backoff, positive=False),
             backoff_max=check_number("backoff_max", backoff_max, positive=False),
             max_retry_after=check_number("max_retry_after", max_retry_after, positive=False),
-            max_workers=self.max_workers, max_rate=check_number("max_rate", max_rate, allow_none=True))
+            max_workers=self.max_workers, max_rate=check_number("max_rate", max_rate, allow_none=True),
+            max_body=check_int("max_body", max_body, 1024), loopback=is_loopback(urlsplit(self.base_url).hostname))
         self._pool = None
 
     # -- plumbing --------------------------------------------------------
@@ -286,9 +231,13 @@ class UploadsClient:
         self.close()
 
     def close(self):
-        """Stop the worker threads and close the session if the client made it."""
+        """Stop the worker threads and close the session if the client made it.
+
+        Requests still in flight (after an interruption) are abandoned, not
+        awaited: their workers stop at their next check.
+        """
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         if self._own_session:
             self._transport.session.close()
@@ -303,50 +252,64 @@ class UploadsClient:
         """The adaptive concurrency window: ``limit``, ``min_limit``, ``peak_in_flight``, ``decreases``..."""
         return self._transport.concurrency.state()
 
+    def _drop_pool(self):
+        """Abandon the pool after an interrupted operation: its workers may still sit in abandoned requests."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
     def _executor(self):
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="tlanalytics")
+            self._pool = Pool(self.max_workers, "tlanalytics")
         return self._pool
 
     def _get(self, path, params, *, op, what, page=None, check, allow_404=False):
         return self._transport.get(self.base_url + path, params, op=op, what=what, page=page, check=check,
                                    allow_404=allow_404)
 
-    def _walk(self, fetch, walk, op, bar, hint=None):
+    def _op(self, deadline=None):
+        """A new operation; ``deadline`` (a monotonic moment) is shared with an enclosing one."""
+        if deadline is None and self.deadline is not None:
+            deadline = time.monotonic() + self.deadline
+        return Op(deadline)
+
+    @staticmethod
+    def _wait_any(pending, op, what):
+        """The futures done among ``pending``: waits until one is, or the op's deadline passes (then raises)."""
+        done, _ = wait(pending, timeout=op.remaining(), return_when=FIRST_COMPLETED)
+        if not done:
+            op.check(what)
+        return done
+
+    def _walk(self, fetch, walk, op, bar, what):
         """Yield ``(page, body)`` of one pass in page order, fetching concurrently.
 
-        Without a hint, page 1 comes first and its page_info plans the rest; a
-        hint (pages of the previous pass) fetches those pages at once. Nothing
-        is requested past the first short or empty page; when the last planned
-        page is full and page_info cannot be verified, pages are read one by
-        one until a short or empty page.
+        Which pages to request is :meth:`paging.Walk.plan`'s decision: page 1
+        first (or the previous pass's pages at once), then what its page_info
+        implies, nothing past a short page, and never past the walk's bounds.
+        On any exit (an error, Ctrl+C, the deadline) the pages in flight are
+        abandoned: the op is cancelled and nothing waits for them.
         """
         pool = self._executor()
         pending, ready = {}, {}
-        end, next_submit, next_yield = hint or 1, 1, 1
+        next_submit, next_yield = 1, 1
         window = 2 * self.max_workers
         base = bar.n  # pages of earlier passes on the same bar
         try:
             while True:
-                while next_submit <= end and (walk.stop is None or next_submit <= walk.stop) and len(pending) < window:
+                end = walk.plan()
+                while next_submit <= end and len(pending) < window:
                     pending[pool.submit(fetch, next_submit)] = next_submit
                     next_submit += 1
-                if not pending:
-                    if walk.stop is None and not walk.verified():
-                        end += 1
-                        bar.total = base + end
-                        walk.extended = walk.extended or walk.declared is not None
-                        log.debug("page %d is full but page_info does not account for it: reading page %d", end - 1, end)
-                        continue
+                if not pending or walk.stop_reason is not None:
                     break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
+                if base + end != bar.total:
+                    bar.total = base + end
+                    bar.refresh()
+                for fut in self._wait_any(pending, op, what):
                     page = pending.pop(fut)
                     ready[page] = body = fut.result()
-                    end = max(end, walk.add(page, body))
-                    if base + end != bar.total:
-                        bar.total = base + end
-                        bar.refresh()
+                    walk.add(page, body)
                     bar.update(1)
                 while next_yield in ready:
                     yield next_yield, ready.pop(next_yield)
@@ -358,6 +321,7 @@ class UploadsClient:
                 op.cancel.set()
                 for fut in pending:
                     fut.cancel()
+                self._drop_pool()
 
     def _fetch_listing_page(self, op):
         def fetch(page):
@@ -388,14 +352,17 @@ class UploadsClient:
         >>> for page in client.iter_pages():  # doctest: +SKIP
         ...     print(len(page["data"]))
         """
-        op = Op()
-        walk = _Walk(self.page_limit, "data", _listing_id)
+        op = self._op()
+        walk = paging.Walk(self.page_limit, "data", paging.listing_id, max_pages=self.max_pages)
         bar = _progress_bar(self.progress, total=None, unit="page", desc="Listing uploads")
         try:
-            for _, body in self._walk(self._fetch_listing_page(op), walk, op, bar):
+            for _, body in self._walk(self._fetch_listing_page(op), walk, op, bar, "the listing"):
                 yield body
         finally:
             bar.close()
+        if walk.stop_reason is not None:
+            warnings.warn(f"The listing was cut short: {paging.describe(walk)}.", InconsistentListingWarning,
+                          stacklevel=2)
 
     def load(self, *, as_of=None, with_progress=False):
         """Load every incomplete upload session into a DataFrame.
@@ -433,7 +400,9 @@ class UploadsClient:
             One row per session (see :data:`tlanalytics.schema.COLUMNS`), with
             ``attrs``: ``as_of``, ``base_url``, ``pages`` (listing pages read,
             all passes), ``requests`` (sent, retries included), ``retries``,
-            ``total_results`` (last reported), ``consistent``, ``passes``.
+            ``total_results`` (last reported), ``consistent``, ``passes``,
+            ``stopped`` (None, or ``"repeat"``, ``"overrun"``, ``"max_pages"``
+            when a bound of :mod:`tlanalytics.paging` cut the listing short).
 
         Raises
         ------
@@ -443,12 +412,15 @@ class UploadsClient:
             The API rejected the request (400) or the endpoint is not at ``base_url`` (404).
         RateLimitError, ServerError, TransportError, ResponseFormatError
             429s, 5xx, no response, or unusable bodies kept coming after every retry.
+        DeadlineExceededError
+            ``deadline`` passed first.
 
         Warns
         -----
         InconsistentListingWarning
-            The listing kept changing and a consistent read was not confirmed
-            (``attrs["consistent"]`` is False).
+            The listing kept changing and a consistent read was not confirmed,
+            or the server never ended it (a page with no new id, full pages
+            past its own count, ``max_pages``): ``attrs["consistent"]`` is False.
 
         Examples
         --------
@@ -460,38 +432,38 @@ class UploadsClient:
 
     def _load(self, *, as_of, with_progress, stacklevel):
         as_of = _sanitize_as_of(as_of)
-        op = Op()
+        op = self._op()
         walks, hint, consistent = [], None, False
         bar = _progress_bar(self.progress, total=None, unit="page", desc="Listing uploads")
         try:
             for n in range(1, self.max_passes + 1):
-                walk = _Walk(self.page_limit, "data", _listing_id)
-                if walks:
-                    walk.limit = walks[-1].limit
-                for _ in self._walk(self._fetch_listing_page(op), walk, op, bar, hint=hint):
+                walk = paging.Walk(walks[-1].limit if walks else self.page_limit, "data", paging.listing_id,
+                                   hint=hint, max_pages=self.max_pages)
+                for _ in self._walk(self._fetch_listing_page(op), walk, op, bar, "the listing"):
                     pass
                 walks.append(walk)
-                if not walk.changed and walk.mismatch is None:
-                    consistent = True
-                elif n > 1 and not walk.changed and walk.ids == walks[-2].ids and walk.mismatch == walks[-2].mismatch:
-                    consistent = True
-                if consistent:
-                    break
-                hint = max([p for p, count in walk.counts.items() if count] or [1])
+                consistent = paging.settled(walks)
+                if consistent or walk.stop_reason is not None:
+                    break  # a bound ended the pass: another pass would meet the same server
+                hint = walk.last_nonempty() or 1
                 log.debug("the listing changed while it was paged (pass %d: %d ids, total_results %s, %d duplicates); "
                           "reading it again", n, len(walk.ids), sorted(walk.totals), walk.duplicates)
         finally:
             bar.close()
-        df = _frame.build_frame(_union(walks), as_of=as_of, strict=self.strict)
+        df = _frame.build_frame(paging.union(walks), as_of=as_of, strict=self.strict)
+        stopped = walks[-1].stop_reason
         df.attrs.update(base_url=self.base_url, pages=sum(len(w.counts) for w in walks),
                         requests=op.requests, retries=op.retries, total_results=walks[-1].last_total,
-                        consistent=consistent, passes=len(walks))
-        if not consistent:
+                        consistent=consistent, passes=len(walks), stopped=stopped)
+        if stopped is not None:
+            warnings.warn(f"The listing was cut short: {paging.describe(walks[-1])}. The result holds the "
+                          f"{len(df):,} sessions read until then.", InconsistentListingWarning, stacklevel=stacklevel)
+        elif not consistent:
             warnings.warn(f"The listing kept changing while it was paged ({len(walks)} passes); the result unites them "
                           f"but may miss or keep sessions that changed meanwhile. Load again later for a consistent "
                           f"view.", InconsistentListingWarning, stacklevel=stacklevel)
         if with_progress:
-            df = self.add_progress(df)
+            df = self._add_progress(df, op.deadline, stacklevel=stacklevel)
         return df
 
     # -- progress --------------------------------------------------------
@@ -509,7 +481,8 @@ class UploadsClient:
         keeps its row, with ``vanished`` True and null progress; any other 404
         (such as a wrong ``base_url``) raises. Rows whose ``upload_id`` is null,
         or repeats an earlier row's, send no request of their own (a repeat
-        shares the first row's status).
+        shares the first row's status); ids that would change the URL's path
+        (``.``, ``..``, ``a/b``, ``%2e%2e``) send none either, and warn.
 
         Parameters
         ----------
@@ -530,9 +503,17 @@ class UploadsClient:
         Raises
         ------
         NotFoundError
-            A 404 that does not say the session is gone (e.g. a wrong ``base_url``).
+            A 404 without the API's ``resource_not_exist`` code (a wrong
+            ``base_url``, a proxy's error page).
+        DeadlineExceededError
+            ``deadline`` passed first.
         AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError
             As :meth:`load`.
+
+        Warns
+        -----
+        MalformedItemWarning
+            Some ids could not be requested safely; their progress is null.
 
         Examples
         --------
@@ -540,6 +521,9 @@ class UploadsClient:
         >>> df["vanished"].sum()  # doctest: +SKIP
         0
         """
+        return self._add_progress(df, None, only=only, stacklevel=3)
+
+    def _add_progress(self, df, deadline, *, only=None, stacklevel):
         if not isinstance(df, pd.DataFrame) or "upload_id" not in df.columns:
             raise InvalidArgumentError("The value for `df` must be a DataFrame with an `upload_id` column, "
                                        f"but {type(df).__name__} was passed.")
@@ -554,14 +538,21 @@ class UploadsClient:
                                            f"`df` ({len(df)}), but {type(only).__name__} was passed.")
             uids = uids[keep]
         ids = list(dict.fromkeys(i for i in uids.tolist() if isinstance(i, str) and i))
-        op, statuses = Op(), {}
+        refused = [i for i in ids if not _requestable_id(i)]
+        if refused:
+            ids = [i for i in ids if _requestable_id(i)]
+            warnings.warn(f"{len(refused):,} upload_id value(s) would change the status URL's path (such as '.', "
+                          f"'..' or ids holding '/' or '%2e'); no request was sent for them and their progress "
+                          f"columns are null.", MalformedItemWarning, stacklevel=stacklevel)
+        op, statuses = self._op(deadline), {}
         bar = _progress_bar(self.progress, total=len(ids), unit="session", desc="Reading progress")
         pool = self._executor()
         futures = {pool.submit(self._fetch_status, op, uid): uid for uid in ids}
         try:
             pending = set(futures)
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done = self._wait_any(pending, op, "reading progress")
+                pending -= done
                 for fut in done:
                     statuses[futures[fut]] = fut.result()
                     bar.update(1)
@@ -569,6 +560,7 @@ class UploadsClient:
             op.cancel.set()
             for fut in futures:
                 fut.cancel()
+            self._drop_pool()
             raise
         finally:
             bar.close()
@@ -600,25 +592,39 @@ class UploadsClient:
         ------
         NotFoundError
             The session does not exist (any more).
-        AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError
+        InvalidArgumentError
+            ``upload_id`` is not a string, or would change the URL's path
+            (``.``, ``..``, ``a/b``, ``%2e%2e``); no request is sent.
+        AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError, DeadlineExceededError
             As :meth:`load`.
+
+        Warns
+        -----
+        InconsistentListingWarning
+            The server never ended the chunk list (see :mod:`tlanalytics.paging`);
+            ``attrs["stopped"]`` names why.
 
         Examples
         --------
         >>> chunks = client.load_chunks("507f1f77bcf86cd799439011")  # doctest: +SKIP
         >>> chunks["status"].value_counts()  # doctest: +SKIP
         """
-        if not isinstance(upload_id, str) or not upload_id:
-            raise InvalidArgumentError(f"The value for `upload_id` must be a non-empty string, but {upload_id!r} was passed.")
-        op = Op()
-        walk = _Walk(MAX_PAGE_LIMIT, "uploaded_chunks", _chunk_id)
+        return self._load_chunks(upload_id, stacklevel=3)
+
+    def _load_chunks(self, upload_id, *, stacklevel):
+        if not isinstance(upload_id, str) or not upload_id or not _requestable_id(upload_id):
+            raise InvalidArgumentError(f"The value for `upload_id` must be a session id (a non-empty string that "
+                                       f"cannot change the URL's path: not '.', '..', nor holding '/', '?', '#' or "
+                                       f"'%2e'), but {upload_id!r} was passed.")
+        op = self._op()
+        walk = paging.Walk(MAX_PAGE_LIMIT, "uploaded_chunks", paging.chunk_id, max_pages=self.max_pages)
         bar = _progress_bar(self.progress, total=None, unit="page", desc="Reading chunks")
 
         def fetch(page):
             return self._fetch_status(op, upload_id, page, MAX_PAGE_LIMIT, allow_404=False)
 
         try:
-            pages = [body for _, body in self._walk(fetch, walk, op, bar)]
+            pages = [body for _, body in self._walk(fetch, walk, op, bar, f"the chunks of upload {upload_id!r}")]
         except NotFoundError as err:
             raise NotFoundError(f"The upload session {upload_id!r} was not found ({err.status} {err.code}): it may have "
                                 f"completed, failed or expired since it was listed. Load the listing again.",
@@ -626,84 +632,78 @@ class UploadsClient:
                                 url=err.url) from err
         finally:
             bar.close()
+        if walk.stop_reason is not None:
+            warnings.warn(f"The chunk list of upload {upload_id!r} was cut short: {paging.describe(walk)}.",
+                          InconsistentListingWarning, stacklevel=stacklevel)
         items = {}
         for body in pages:
-            for item in body.get("uploaded_chunks") or []:
-                items[_chunk_id(item) if _chunk_id(item) is not None else ("?", len(items))] = item
+            chunks = body.get("uploaded_chunks")
+            for item in chunks if isinstance(chunks, list) else []:
+                key = paging.chunk_id(item)
+                items[key if key is not None else ("?", len(items))] = item
         df = _frame.chunks_frame(list(items.values()))
         first = pages[0]
         df.attrs.update({k: first.get(k) for k in ("status", "chunks_completed", "chunks_failed", "chunks_pending",
                                                    "total_size", "uploaded_size", "created_at", "updated_at")})
         df.attrs.update(upload_id=upload_id, total_chunks=walk.last_total, pages=len(pages), requests=op.requests,
-                        retries=op.retries)
+                        retries=op.retries, stopped=walk.stop_reason)
         return df
 
 
-def _union(walks):
-    """Items of every pass, one per id: the newest pass's row wins; id-less items only from the newest pass."""
-    newest, seen, out = walks[-1], set(), []
-    for walk in reversed(walks):
-        for body in walk.pages():
-            for item in body.get("data") or []:
-                key = _listing_id(item)
-                if key is None:
-                    if walk is newest:
-                        out.append(item)
-                elif key not in seen:
-                    seen.add(key)
-                    out.append(item)
-    return out
+_OPTIONS = ("api_key", "base_url", "page_limit", "max_workers", "timeout", "deadline", "max_retries", "backoff",
+            "backoff_max", "max_retry_after", "max_rate", "max_passes", "max_pages", "max_body", "progress", "session",
+            "strict")
 
 
 @contextlib.contextmanager
-def _client(client, kwargs):
-    """The given client, or a new one from ``kwargs`` that is closed afterwards."""
+def _client(client, options):
+    """The given client, or a new one from ``options`` that is closed afterwards (like ``requests.get``'s Session)."""
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise InvalidArgumentError(f"Unknown option(s) {unknown}: the options are those of UploadsClient "
+                                   f"({', '.join(_OPTIONS)}).")
     if client is not None:
-        if kwargs:
-            raise InvalidArgumentError(f"Pass either `client` or client options, not both; got {sorted(kwargs)}.")
+        if options:
+            raise InvalidArgumentError(f"Pass either `client` or client options, not both; got {sorted(options)}.")
         if not isinstance(client, UploadsClient):
             raise InvalidArgumentError(
                 f"The value for `client` must be an UploadsClient or None, but {type(client).__name__} was passed.")
         yield client
         return
-    with UploadsClient(**kwargs) as owned:
+    with UploadsClient(**options) as owned:
         yield owned
 
 
-def load_uploads(api_key=None, *, base_url=None, page_limit=50, max_workers=8, timeout=(3.05, 30), max_retries=5,
-                 max_rate=None, progress=True, as_of=None, session=None, strict=False, with_progress=False):
+_SHORTCUT_OPTIONS = """client : UploadsClient or None
+        The client to use, as is (not closed afterwards); None makes one from
+        ``**options`` and closes it when done.
+    **options
+        Any option of :class:`UploadsClient` (``api_key``, ``base_url``,
+        ``page_limit``, ``max_workers``, ``timeout``, ``deadline``,
+        ``max_retries``, ``backoff``, ``backoff_max``, ``max_retry_after``,
+        ``max_rate``, ``max_passes``, ``max_pages``, ``max_body``,
+        ``progress``, ``session``, ``strict``), documented there once; not
+        together with ``client``."""
+
+
+def load_uploads(api_key=None, *, client=None, as_of=None, with_progress=False, **options):
     """Load every incomplete multipart upload session of the account into a DataFrame.
 
-    A shortcut for ``UploadsClient(...).load(...)``; see :class:`UploadsClient`
-    for the transport and :meth:`UploadsClient.load` for how a listing that
+    A thin shortcut for ``UploadsClient(api_key, **options).load(...)``, the
+    way ``requests.get`` sits over a ``Session``; see :class:`UploadsClient`
+    for every option and :meth:`UploadsClient.load` for how a listing that
     changes while it is paged is handled.
 
     Parameters
     ----------
     api_key : str or None
-        The key; None reads ``TWELVELABS_API_KEY``, then ``TWELVE_LABS_API_KEY``.
-    base_url : str or None
-        API root; None reads ``TWELVELABS_BASE_URL``, else ``https://api.twelvelabs.io/v1.3``.
-    page_limit : int, default 50
-        Items per page, 1 to 50.
-    max_workers : int, default 8
-        Most requests in flight at once.
-    timeout : float or (float, float), default (3.05, 30)
-        Connect and read timeouts of every request, in seconds.
-    max_retries : int, default 5
-        Retries of one request before giving up.
-    max_rate : float or None
-        Most requests per second; None for no client-side limit.
-    progress : bool, default True
-        Show a progress bar on stderr.
+        The key; None reads ``TWELVELABS_API_KEY``, then ``TWELVE_LABS_API_KEY``
+        (not together with ``client``).
     as_of : datetime, Timestamp, str or None
         Moment the derived columns are computed against; None for now.
-    session : requests.Session or None
-        A session to use (not closed afterwards).
-    strict : bool, default False
-        Raise on malformed items instead of keeping them with nulls.
     with_progress : bool, default False
         Also read each session's progress from its status endpoint.
+    {options}
 
     Returns
     -------
@@ -715,8 +715,15 @@ def load_uploads(api_key=None, *, base_url=None, page_limit=50, max_workers=8, t
     ConfigurationError
         No key was found.
     InvalidArgumentError, InsecureTransportError
-        Bad arguments, or plain http to a host that is not loopback.
+        Bad or unknown options, or plain http to a host that is not loopback.
     AuthenticationError, BadRequestError, NotFoundError, RateLimitError, ServerError, TransportError, ResponseFormatError
+        See :meth:`UploadsClient.load`.
+    DeadlineExceededError
+        ``deadline`` passed first.
+
+    Warns
+    -----
+    InconsistentListingWarning
         See :meth:`UploadsClient.load`.
 
     Examples
@@ -727,26 +734,25 @@ def load_uploads(api_key=None, *, base_url=None, page_limit=50, max_workers=8, t
     >>> len(df), df.attrs["requests"]
     (75, 2)
     """
-    with UploadsClient(api_key, base_url=base_url, page_limit=page_limit, max_workers=max_workers, timeout=timeout,
-                       max_retries=max_retries, max_rate=max_rate, progress=progress, session=session,
-                       strict=strict) as client:
-        return client._load(as_of=as_of, with_progress=with_progress, stacklevel=3)
+    if api_key is not None:
+        if client is not None:
+            raise InvalidArgumentError("Pass either `client` or `api_key`, not both: the client holds its key.")
+        options["api_key"] = api_key
+    with _client(client, options) as owned:
+        return owned._load(as_of=as_of, with_progress=with_progress, stacklevel=3)
 
 
-def add_progress(df, client=None, *, only=None, **client_kwargs):
+def add_progress(df, client=None, *, only=None, **options):
     """Add every session's progress columns (see :meth:`UploadsClient.add_progress`).
 
     Parameters
     ----------
     df : pandas.DataFrame
         Sessions as returned by :func:`load_uploads`.
-    client : UploadsClient or None
-        The client to use; None makes one from ``client_kwargs`` (and closes it).
     only : array-like of bool, optional
         Read progress only for the rows where this mask is True (see
         :meth:`UploadsClient.add_progress`); None reads every row.
-    **client_kwargs
-        Options of :class:`UploadsClient` (``api_key``, ``base_url``, ...).
+    {options}
 
     Returns
     -------
@@ -755,30 +761,29 @@ def add_progress(df, client=None, *, only=None, **client_kwargs):
     Raises
     ------
     InvalidArgumentError
-        Both ``client`` and client options were given, ``df`` has no ``upload_id``,
-        or ``only`` does not have one value per row.
-    AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError
+        Both ``client`` and options were given, an unknown option, ``df`` has no
+        ``upload_id``, or ``only`` does not have one value per row.
+    NotFoundError
+        A 404 without the API's ``resource_not_exist`` code.
+    AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError, DeadlineExceededError
         See :meth:`UploadsClient.load`.
 
     Examples
     --------
     >>> df = add_progress(load_uploads())  # doctest: +SKIP
     """
-    with _client(client, client_kwargs) as client:
-        return client.add_progress(df, only=only)
+    with _client(client, options) as owned:
+        return owned._add_progress(df, None, only=only, stacklevel=3)
 
 
-def load_chunks(upload_id, client=None, **client_kwargs):
+def load_chunks(upload_id, client=None, **options):
     """Load every chunk of one upload session (see :meth:`UploadsClient.load_chunks`).
 
     Parameters
     ----------
     upload_id : str
         The session's id.
-    client : UploadsClient or None
-        The client to use; None makes one from ``client_kwargs`` (and closes it).
-    **client_kwargs
-        Options of :class:`UploadsClient`.
+    {options}
 
     Returns
     -------
@@ -788,12 +793,19 @@ def load_chunks(upload_id, client=None, **client_kwargs):
     ------
     NotFoundError
         The session does not exist (any more).
-    AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError
+    InvalidArgumentError
+        A bad ``upload_id`` (one that would change the URL's path), or bad options.
+    AuthenticationError, RateLimitError, ServerError, TransportError, ResponseFormatError, DeadlineExceededError
         See :meth:`UploadsClient.load`.
 
     Examples
     --------
     >>> chunks = load_chunks("507f1f77bcf86cd799439011")  # doctest: +SKIP
     """
-    with _client(client, client_kwargs) as client:
-        return client.load_chunks(upload_id)
+    with _client(client, options) as owned:
+        return owned._load_chunks(upload_id, stacklevel=3)
+
+
+for _shortcut in (load_uploads, add_progress, load_chunks):
+    _shortcut.__doc__ = _shortcut.__doc__.replace("{options}", _SHORTCUT_OPTIONS)
+del _shortcut

@@ -24,6 +24,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "TransportError",
+    "DeadlineExceededError",
     "ResponseFormatError",
     "FileFormatError",
     "TLAnalyticsWarning",
@@ -102,6 +103,10 @@ class ServerError(APIError):
 
 class TransportError(APIError):
     """No usable response: connection errors or timeouts after every retry."""
+
+
+class DeadlineExceededError(TransportError):
+    """The operation's ``deadline`` passed before it finished; requests still in flight were abandoned."""
 
 
 class ResponseFormatError(APIError):
