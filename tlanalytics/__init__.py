@@ -30,6 +30,9 @@ _EXPORTS = {
     "reporting": ["report", "summarize"],
     "filters": ["filter_uploads"],
     "widgets": ["explore", "Explorer"],
+    "history": ["save_snapshot", "load_history", "default_store"],
+    "outcomes": ["OUTCOMES", "open_rows", "session_outcomes", "completion_curve", "trends"],
+    "_histsim": ["generate_history"],
 }
 
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -142,17 +142,17 @@ def _table(df, snapshot_at):
         if name not in df.columns:
             continue
         col, field = df[name], schema.field(name)
-        if name == "status":
-            values = col.astype("object").where(col.notna(), None)
-        elif name in _TIMES:
-            values = pd.to_datetime(col, utc=True)
-        elif name == "vanished":
-            values = col.astype("boolean")
-        elif name in _INTS:
-            values = col.astype("Int64")
-        else:
-            values = col.astype("object").where(col.notna(), None).astype("object")
         try:
+            if name == "status":
+                values = col.astype("object").where(col.notna(), None)
+            elif name in _TIMES:
+                values = pd.to_datetime(col, utc=True)
+            elif name == "vanished":
+                values = col.astype("boolean")
+            elif name in _INTS:
+                values = col.astype("Int64")
+            else:
+                values = col.astype("object").where(col.notna(), None)
             arrays.append(pa.array(values, type=field.type, from_pandas=True))
         except (pa.ArrowException, TypeError, ValueError) as exc:
             raise InvalidArgumentError(f"The column {name!r} cannot be stored as {field.type}: {exc}") from exc
