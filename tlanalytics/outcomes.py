@@ -100,6 +100,8 @@ def session_outcomes(history):
 
     Rules, in order (the first that applies wins); snapshots s1 < s2 < s3:
 
+    - **open**: the last snapshot lists it, open (see :func:`open_rows`),
+      whatever earlier snapshots said.
     - **completed**: some snapshot listed it with status ``completed``. Seen
       active at s1 and completed at s2: ``ended_after`` s1, ``ended_by`` and
       ``ended_at`` s2.
@@ -111,7 +113,6 @@ def session_outcomes(history):
       active at s1, expiring between s1 and s2, gone at s2). ``ended_at`` is
       ``expires_at`` (capped at the first sighting as expired), or the
       sighting bounds when ``expires_at`` is unknown.
-    - **open**: the last snapshot lists it, open (see :func:`open_rows`).
     - **ended unseen**: it left the listing while active and before expiry,
       never seen completed (seen active at s1, absent at s2 while
       ``expires_at`` is after s2): ``ended_after`` s1, ``ended_by`` and
@@ -210,10 +211,11 @@ def _outcomes(history):
     has_exp = expires != _NAT
 
     c_seen, f_seen, e_seen = (firsts[s] < n for s in ("completed", "failed", "expired"))
+    open_last = (last_seen == s_last) & at(open_rows(history), last_pos)
     outcome = np.select(
-        [c_seen, f_seen, e_seen, has_exp & (expires <= last_seen), last_seen == s_last,
+        [open_last, c_seen, f_seen, e_seen, has_exp & (expires <= last_seen),
          has_exp & (next_ns != _NAT) & (expires <= next_ns)],
-        ["completed", "failed", "expired", "expired", "open", "expired"], "ended unseen")
+        ["open", "completed", "failed", "expired", "expired", "expired"], "ended unseen")
     by_status = term < n
     term_ns = at(snap_ns, np.where(by_status, term, 0))
     prev_ns = np.where(by_status & (prev >= 0), at(snap_ns, np.maximum(prev, 0)), _NAT)
@@ -355,8 +357,9 @@ def trends(history, freq="D", *, outcomes=None):
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``period`` (start, UTC), every period from the first
-        snapshot's to the last's: ``created`` (sessions whose ``created_at``
+        Indexed by ``period`` (start, UTC), every period from the earliest
+        creation or end counted (sessions may predate the first snapshot) to
+        the last snapshot's (or a later ``created_at``): ``created`` (sessions whose ``created_at``
         falls in it), ``completed``, ``expired``, ``failed``, ``ended_unseen``
         (sessions whose ``ended_at`` falls in it, see
         :func:`session_outcomes`), ``open_at_end`` and ``bytes_open_at_end``
@@ -376,7 +379,7 @@ def trends(history, freq="D", *, outcomes=None):
 
     Examples
     --------
-    >>> table = trends(generate_history(days=3, seed=1))
+    >>> table = trends(generate_history(days=3, seed=1, now="2026-01-04"))
     >>> len(table), int(table["created"].sum()) > 0
     (4, True)
     """
@@ -393,7 +396,12 @@ def trends(history, freq="D", *, outcomes=None):
                 "bytes_wasted", "wasted_unknown", "completion_rate", "median_time_to_complete", "p90_time_to_complete"]
         return pd.DataFrame({c: [] for c in cols}, index=pd.DatetimeIndex([], tz="UTC", name="period"))
     snap_periods = _periods(snaps, freq)
-    index = pd.period_range(snap_periods[0], snap_periods[-1], freq=freq)
+    # From the earliest moment counted (a creation or an end can precede the first snapshot) to the last snapshot.
+    moments = pd.concat([out["created_at"], out["ended_at"]]).dropna()
+    first, last = snap_periods[0], snap_periods[-1]
+    if len(moments):  # a clock-skewed created_at can even follow the last snapshot: counted, not dropped
+        first, last = min(first, _periods([moments.min()], freq)[0]), max(last, _periods([moments.max()], freq)[0])
+    index = pd.period_range(first, last, freq=freq)
     table = pd.DataFrame(index=index)
 
     def count(moments, mask=None):
