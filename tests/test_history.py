@@ -119,7 +119,8 @@ def test_every_outcome_equals_the_ground_truth(store):
 def test_every_trend_count_equals_the_ground_truth(store):
     history = tla.load_history(store)
     table = tla.trends(history, freq="h")
-    assert list(table.index) == [T0 + h * H for h in range(1, 6)]
+    # From the earliest creation (G, 21 h before T0) to the last snapshot, hour by hour.
+    assert list(table.index) == [T0 + h * H for h in range(-21, 6)]
     for name, label in (("completed", "completed"), ("expired", "expired"), ("failed", "failed"),
                         ("ended_unseen", "ended unseen")):
         want = pd.Series(0, index=table.index)
@@ -134,15 +135,16 @@ def test_every_trend_count_equals_the_ground_truth(store):
     assert table["created"].tolist() == [sum(1 for c in created.values() if c == p) for p in table.index]
     for k, listing in enumerate(SCRIPT):
         live = [s for s in listing if s["status"] == "active" and pd.Timestamp(s["expires_at"]) > SNAP[k]]
-        assert table["open_at_end"].iloc[k] == len(live)
-        assert table["bytes_open_at_end"].iloc[k] == sum(s["total_size"] for s in live)
+        assert table["open_at_end"].loc[SNAP[k]] == len(live)
+        assert table["bytes_open_at_end"].loc[SNAP[k]] == sum(s["total_size"] for s in live)
+    assert table["open_at_end"].loc[:T0].isna().all()  # no snapshot in those hours
     wasted = pd.Series(0, index=table.index)
     for outcome, _, _, at, w in TRUTH.values():
         if outcome in ("expired", "failed", "ended unseen"):
             wasted[at.floor("h")] += w
     assert table["bytes_wasted"].tolist() == wasted.tolist()
     ended = table[["completed", "expired", "failed", "ended_unseen"]].sum(axis=1)
-    assert table["completion_rate"].iloc[2] == pytest.approx(1 / 3)  # hour 3: A completed, B unseen, G expired
+    assert table["completion_rate"].loc[T0 + 3 * H] == pytest.approx(1 / 3)  # hour 3: A completed, B unseen, G expired
     assert ended.sum() == sum(1 for v in TRUTH.values() if v[0] != "open")
 
 
@@ -157,7 +159,7 @@ def test_an_empty_listing_is_a_snapshot_that_ends_sessions(tmp_path, make_sim):
     assert len(history) == 1 and history.attrs["snapshots"] == SNAP[:2]
     out = tla.session_outcomes(history)
     assert out.loc[0, "outcome"] == "ended unseen" and out.loc[0, "ended_by"] == SNAP[1]
-    assert tla.trends(history, "h")["open_at_end"].tolist() == [1, 0]
+    assert tla.trends(history, "h")["open_at_end"].loc[SNAP[:2]].tolist() == [1, 0]
 
 
 def _frame(uids, at, status="active"):

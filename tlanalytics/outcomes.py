@@ -149,6 +149,7 @@ def session_outcomes(history):
 
     Examples
     --------
+    >>> from tlanalytics import generate_history
     >>> out = session_outcomes(generate_history(days=3, seed=1))
     >>> sorted(set(out["outcome"])) == sorted(OUTCOMES)
     True
@@ -324,6 +325,7 @@ def completion_curve(outcomes):
 
     Examples
     --------
+    >>> from tlanalytics import generate_history
     >>> curve = completion_curve(session_outcomes(generate_history(days=3, seed=1)))
     >>> bool(curve["completed"].is_monotonic_increasing)
     True
@@ -379,6 +381,7 @@ def trends(history, freq="D", *, outcomes=None):
 
     Examples
     --------
+    >>> from tlanalytics import generate_history
     >>> table = trends(generate_history(days=3, seed=1, now="2026-01-04"))
     >>> len(table), int(table["created"].sum()) > 0
     (4, True)
