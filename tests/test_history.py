@@ -300,3 +300,14 @@ def test_a_frame_without_as_of_needs_snapshot_at(tmp_path):
     df.attrs.clear()
     with pytest.raises(InvalidArgumentError, match="snapshot_at"):
         tla.save_snapshot(df, tmp_path)
+
+
+def test_reading_in_batches_gives_the_same_frame(store, monkeypatch):
+    whole = tla.load_history(store)
+    import tlanalytics.history as h
+
+    monkeypatch.setattr(h, "_BATCH", 2)  # five files in three batches: ids and statuses united across them
+    pieces = tla.load_history(store)
+    pd.testing.assert_frame_equal(pieces, whole)
+    assert list(pieces["status"].cat.categories[:4]) == ["active", "completed", "failed", "expired"]
+    pd.testing.assert_frame_equal(tla.session_outcomes(pieces), tla.session_outcomes(whole))

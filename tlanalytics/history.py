@@ -45,14 +45,16 @@ log = logging.getLogger(__name__)
 #: Environment variable naming the default store folder.
 STORE_ENV = "TLANALYTICS_STORE"
 #: Columns kept in a snapshot (those the frame has), after ``snapshot_at``.
+#: ``chunks_pending`` is not stored: :func:`load_history` recomputes it (total - completed - failed).
 STORED_COLUMNS = tuple(columns("listing")) + (
-    "uploaded_size", "chunks_completed", "chunks_failed", "chunks_pending", "last_activity", "vanished")
+    "uploaded_size", "chunks_completed", "chunks_failed", "last_activity", "vanished")
+_DICTIONARY = ("snapshot_at", "status", "chunk_size", "vanished")
 _FORMAT = {"format": "tlanalytics-snapshot", "version": 1}
 _NAME = re.compile(r"^snapshot-(\d{8}T\d{6}\.\d{6})Z\.parquet$")
-_INTS = ("total_size", "chunk_size", "total_chunks", "uploaded_size", "chunks_completed", "chunks_failed",
-         "chunks_pending")
+_INTS = ("total_size", "chunk_size", "total_chunks", "uploaded_size", "chunks_completed", "chunks_failed")
 _TIMES = ("snapshot_at", "created_at", "expires_at", "last_activity")
 _ON_DAMAGED = ("raise", "warn")
+_BATCH = 256  # files converted at a time
 
 
 def _pa():
@@ -158,7 +160,9 @@ def _table(df, snapshot_at):
             raise InvalidArgumentError(f"The column {name!r} cannot be stored as {field.type}: {exc}") from exc
         fields.append(field)
     meta = {**_FORMAT, "snapshot_at": snapshot_at.isoformat(), "rows": len(df)}
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata={b"tlanalytics": json.dumps(meta)}))
+    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata={b"tlanalytics": json.dumps(meta)}))
+    # Rows by creation: neighbouring timestamps differ little, so delta encoding stores them in a byte or two.
+    return table.sort_by([("created_at", "ascending"), ("upload_id", "ascending")])
 
 
 def _write_table(table, path):
@@ -168,7 +172,11 @@ def _write_table(table, path):
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            pq.write_table(table, fh, compression="zstd", compression_level=6)
+            names = table.column_names
+            pq.write_table(table, fh, compression="zstd", compression_level=6,
+                           use_dictionary=[c for c in _DICTIONARY if c in names],
+                           column_encoding={c: "DELTA_BINARY_PACKED" for c in names
+                                            if c in _INTS + _TIMES and c not in _DICTIONARY})
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -266,8 +274,8 @@ def _read_one(path, schema):
                               f"store, or pass on_damaged='warn' to skip it.") from exc
 
 
-def _read_all(paths, schema, on_damaged):
-    """One Arrow table of every file: one fast dataset scan, file by file when something is wrong."""
+def _read_batch(paths, schema, on_damaged, skipped):
+    """One Arrow table of some files: one fast dataset scan, file by file when something is wrong."""
     pa, _ = _pa()
     import pyarrow.dataset as ds
 
@@ -275,7 +283,7 @@ def _read_all(paths, schema, on_damaged):
         return ds.dataset([str(p) for p in paths], schema=schema, format="parquet").to_table()
     except (pa.ArrowException, OSError, ValueError):
         log.debug("dataset scan failed; reading the files one by one to find the damaged ones")
-    tables, skipped = [], []
+    tables = []
     for path in paths:
         try:
             tables.append(_read_one(path, schema))
@@ -284,7 +292,56 @@ def _read_all(paths, schema, on_damaged):
                 raise
             skipped.append(path)
             warnings.warn(f"{exc} It was skipped.", FileFormatWarning, stacklevel=4)
-    return pa.concat_tables(tables) if tables else schema.empty_table(), skipped
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def _read_all(paths, schema, on_damaged, batch=None):
+    """The history frame of every file, ``batch`` files at a time.
+
+    Converting batch by batch keeps the peak near the size of the final frame
+    (Arrow strings of a whole year would take several times more), and ids
+    become categoricals whose categories are united at the end.
+    """
+    pa, _ = _pa()
+    batch = batch or _BATCH
+    skipped, pieces = [], []
+    for i in range(0, max(len(paths), 1), batch):
+        pieces.append(_to_pandas(_read_batch(paths[i:i + batch], schema, on_damaged, skipped)
+                                 if paths else schema.empty_table()))
+        pa.default_memory_pool().release_unused()
+    if len(pieces) == 1:
+        return pieces[0], skipped
+    from pandas.api.types import union_categoricals
+
+    out = {}
+    for name in list(pieces[0].columns):
+        parts = [p.pop(name) for p in pieces]
+        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+            merged = union_categoricals([p.array for p in parts])
+            if name == "status":
+                merged = merged.set_categories(list(STATUSES) + sorted(set(merged.categories) - set(STATUSES)))
+            out[name] = pd.Series(merged)
+        else:
+            out[name] = pd.concat(parts, ignore_index=True)
+        del parts
+    return pd.DataFrame(out), skipped
+
+
+def _categorical(col, categories=None):
+    """A string column as a pandas Categorical built from Arrow dictionary codes (no per-row Python work)."""
+    pa, _ = _pa()
+    import pyarrow.compute as pc
+
+    encoded = col.dictionary_encode().combine_chunks() if len(col) else None
+    if encoded is None:
+        cat = pd.Categorical([], categories=pd.Index([], dtype="string"))
+    else:
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        cat = pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(), dtype="string"))
+    if categories is not None:
+        extra = sorted(set(cat.categories) - set(categories))
+        cat = cat.set_categories(list(categories) + extra)
+    return pd.Series(cat)
 
 
 def _to_pandas(table):
@@ -294,21 +351,20 @@ def _to_pandas(table):
     for name in table.column_names:
         col = table.column(name)
         if name == "upload_id":
-            out[name] = col.dictionary_encode().combine_chunks().to_pandas() if len(col) else pd.Categorical([])
-            out[name] = pd.Series(out[name]).astype(pd.CategoricalDtype(out[name].cat.categories.astype("string")
-                                                                        if len(col) else pd.Index([], dtype="string")))
+            out[name] = _categorical(col)
         elif name == "status":
-            values = pd.Series(col.dictionary_encode().combine_chunks().to_pandas()) if len(col) else pd.Series(
-                [], dtype="object")
-            extra = sorted(set(values.dropna().astype(str)) - set(STATUSES))
-            out[name] = values.astype("object").astype(pd.CategoricalDtype(list(STATUSES) + extra))
+            out[name] = _categorical(col, STATUSES)
         elif name in _TIMES:
             out[name] = col.cast(pa.timestamp("ns", tz="UTC")).to_pandas().astype(dtype_of("created_at"))
         elif name in _INTS:
             out[name] = col.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
         else:
             out[name] = col.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
-    return pd.DataFrame(out)
+    df = pd.DataFrame(out)
+    if {"total_chunks", "chunks_completed", "chunks_failed"} <= set(df.columns):
+        pending = df["total_chunks"] - df["chunks_completed"] - df["chunks_failed"]
+        df.insert(df.columns.get_loc("chunks_failed") + 1, "chunks_pending", pending)
+    return df
 
 
 def load_history(store=None, *, since=None, until=None, columns=None, on_damaged="raise"):
@@ -324,7 +380,9 @@ def load_history(store=None, *, since=None, until=None, columns=None, on_damaged
         (naive means UTC).
     columns : list of str, optional
         Only these of :data:`STORED_COLUMNS` (``snapshot_at`` always comes);
-        fewer columns read faster and take less memory.
+        fewer columns read faster and take less memory. ``chunks_pending``
+        is recomputed whenever ``total_chunks``, ``chunks_completed`` and
+        ``chunks_failed`` are read.
     on_damaged : {"raise", "warn"}, default "raise"
         What a damaged or foreign snapshot file does: raise a
         :class:`~tlanalytics.errors.FileFormatError` naming it, or be skipped
@@ -369,9 +427,7 @@ def load_history(store=None, *, since=None, until=None, columns=None, on_damaged
         schema = _pa()[0].schema([schema.field(0)] + [schema.field(c) for c in STORED_COLUMNS if c in columns])
     root = _store(store)
     found = _files(root, since, until)
-    result = _read_all([p for _, p in found], schema, on_damaged) if found else (schema.empty_table(), [])
-    table, skipped = result if isinstance(result, tuple) else (result, [])
-    df = _to_pandas(table)
+    df, skipped = _read_all([p for _, p in found], schema, on_damaged)
     bad = set(skipped)
     df.attrs.update(snapshots=[at for at, p in found if p not in bad], store=str(root),
                     skipped=[str(p) for p in skipped])

@@ -90,7 +90,7 @@ def open_rows(history):
 
 def _first(codes, rows, mask, n_ids, n):
     """Per session, the first row position where ``mask`` holds (``n`` when never)."""
-    out = np.full(n_ids, n, dtype=np.int64)
+    out = np.full(n_ids, n, dtype=rows.dtype)
     np.minimum.at(out, codes[mask], rows[mask])
     return out
 
@@ -176,19 +176,24 @@ def _outcomes(history):
         codes, uniques = pd.factorize(ids)
     keep = (codes >= 0) & (snap_ns != _NAT)
     n, n_ids = len(codes), len(uniques)
-    rows = np.arange(n, dtype=np.int64)
+    small = np.int32 if n < np.iinfo(np.int32).max else np.int64  # halves the working memory of a year of rows
+    codes = np.asarray(codes, dtype=small)
+    rows = np.arange(n, dtype=small)
     # Row order stands for time order: sort when the frame is not in snapshot order.
     order = np.argsort(snap_ns, kind="stable") if not (np.diff(snap_ns) >= 0).all() else None
     if order is not None:
-        rank = np.empty(n, dtype=np.int64)
+        rank = np.empty(n, dtype=small)
         rank[order] = rows
         rows = rank  # a row's rank in time
-    codes, rows_k = codes[keep], rows[keep]
+    if not keep.all():
+        codes, rows = codes[keep], rows[keep]
+    rows_k = rows
     status, names = _status_codes(history["status"])
-    status = status[keep]
+    status = status[keep] if not keep.all() else status
     by_rank = order if order is not None else rows  # row position of a rank
-    first = _first(codes, rows_k, np.ones(len(codes), bool), n_ids, n)
-    last = np.full(n_ids, -1, dtype=np.int64)
+    first = np.full(n_ids, n, dtype=small)
+    np.minimum.at(first, codes, rows_k)
+    last = np.full(n_ids, -1, dtype=small)
     np.maximum.at(last, codes, rows_k)
     seen = last >= 0
     count = np.bincount(codes, minlength=n_ids)
@@ -196,9 +201,10 @@ def _outcomes(history):
               for s in _DONE}
     term = np.where(firsts["completed"] < n, firsts["completed"],
                     np.where(firsts["failed"] < n, firsts["failed"], firsts["expired"]))
-    prev = np.full(n_ids, -1, dtype=np.int64)
+    prev = np.full(n_ids, -1, dtype=small)
     before = rows_k < term[codes]
     np.maximum.at(prev, codes[before], rows_k[before])
+    del before
 
     at = lambda values, ranks: values[by_rank[np.clip(ranks, 0, max(n - 1, 0))]]  # noqa: E731
     last_pos = np.where(seen, last, 0)
@@ -236,7 +242,7 @@ def _outcomes(history):
 
     if "uploaded_size" in history.columns:
         known = history["uploaded_size"].notna().to_numpy()[keep]
-        last_known = np.full(n_ids, -1, dtype=np.int64)
+        last_known = np.full(n_ids, -1, dtype=small)
         np.maximum.at(last_known, codes[known], rows_k[known])
         uploaded = np.where(last_known >= 0, at(history["uploaded_size"].to_numpy("int64", na_value=-1),
                                                 np.maximum(last_known, 0)), -1)
