@@ -7,6 +7,8 @@ Subcommands::
     tlanalytics report [-o DIR]            # DIR/uploads.csv (+ sidecar), report.html, overview.png
     tlanalytics check [--max-expiring N] [--within HOURS] [--max-failed N] [--max-stuck-bytes BYTES]
     tlanalytics simulate [--port N] [--uploads N] [--seed S] [--latency MS]
+    tlanalytics snapshot [--store DIR] [--with-progress]   # for cron: one line on success
+    tlanalytics history [--store DIR] [--since T] [--until T] [--freq D] [--json] [--demo]
 
 fetch, summary, report and check read the account of the key in
 ``TWELVELABS_API_KEY`` (or ``TWELVE_LABS_API_KEY``); no option takes the key,
@@ -219,7 +221,28 @@ def _parser():
     p.add_argument("--seed", type=int, default=0, help="seed of the generated sessions (default: 0)")
     p.add_argument("--latency", type=float, default=0.0, metavar="MS", help="milliseconds added to every request")
     p.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs on stderr")
+    _history_parsers(add, common)
     return parser
+
+
+def _history_parsers(add, common):
+    """The ``snapshot`` and ``history`` subcommands."""
+    store_help = "snapshot store folder (default: $TLANALYTICS_STORE, else the per-user data folder)"
+    p = add("snapshot", "Load the listing once and append it to the snapshot store (for cron: one line on success).",
+            parents=[common])
+    p.add_argument("--store", type=Path, metavar="DIR", help=store_help)
+    p = add("history", "Print the trends of the snapshot store: sessions created, completed, expired, bytes wasted.")
+    p.add_argument("--store", type=Path, metavar="DIR", help=store_help)
+    p.add_argument("--since", type=_timestamp, metavar="TIMESTAMP", help="only snapshots from this ISO 8601 moment")
+    p.add_argument("--until", type=_timestamp, metavar="TIMESTAMP", help="only snapshots up to this ISO 8601 moment")
+    p.add_argument("--freq", choices=["h", "D", "W", "M"], default="D",
+                   help="period: h(our), D(ay), W(eek), M(onth) (default: D)")
+    p.add_argument("--json", action="store_true", help="print the trend table as JSON instead")
+    p.add_argument("--demo", action="store_true", help="30 days of simulated hourly snapshots instead of a store")
+    p.add_argument("--on-damaged", choices=["raise", "warn"], default="raise",
+                   help="a damaged snapshot file is an error (raise, default) or skipped with a warning (warn)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs on stderr")
+    p.set_defaults(base_url=None)
 
 
 # --- output helpers -------------------------------------------------------------------
@@ -410,7 +433,71 @@ def _simulate(args):
     return EXIT_OK
 
 
-_COMMANDS = {"fetch": _fetch, "summary": _summary, "report": _report, "check": _check, "simulate": _simulate}
+def _snapshot(args):
+    """``snapshot``: load the listing and append it to the store; one line."""
+    from .history import save_snapshot
+
+    args.no_progress = True  # cron: no progress bars
+    df = _load(args)
+    path = save_snapshot(df, args.store)
+    _out(f"Saved a snapshot of {len(df):,} sessions to {path}")
+    return EXIT_OK
+
+
+def _history_frame(args):
+    """The history of ``history`` and ``report --store``: the store, or the simulated demo history."""
+    if getattr(args, "demo", False) and args.command == "history":
+        from ._histsim import generate_history
+
+        return generate_history(days=30, seed=0)
+    from .history import load_history
+
+    return load_history(args.store, since=getattr(args, "since", None), until=getattr(args, "until", None),
+                        on_damaged=getattr(args, "on_damaged", "raise"))
+
+
+def _history(args):
+    """``history``: the trend table of the store on stdout (or JSON)."""
+    import pandas as pd
+
+    from .histviews import format_trends
+    from .history import default_store
+    from .outcomes import session_outcomes, trends
+
+    history = _history_frame(args)
+    if not history.attrs.get("snapshots"):
+        where = args.store or default_store()
+        raise _Failure(f"no snapshots in {where}: run `tlanalytics snapshot` (e.g. hourly from cron) first, "
+                       f"or try `tlanalytics history --demo`", EXIT_FILE)
+    table = trends(history, args.freq, outcomes=session_outcomes(history))
+    if args.json:
+        records = []
+        for period, row in table.iterrows():
+            record = {"period": period.isoformat()}
+            for name, value in row.items():
+                if pd.isna(value):
+                    value = None
+                elif isinstance(value, pd.Timedelta):
+                    value = value.total_seconds()
+                elif name == "completion_rate":
+                    value = float(value)
+                else:
+                    value = int(value)
+                record[name] = value
+            records.append(record)
+        _out(json.dumps(records, indent=2))
+        return EXIT_OK
+    text = format_trends(table)
+    widths = [max(len(h), *(len(v) for v in text[h])) for h in text.columns]
+    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(text.columns, widths)))]
+    for row in text.itertuples(index=False):
+        lines.append("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths))))
+    _out("\n".join(lines))
+    return EXIT_OK
+
+
+_COMMANDS = {"fetch": _fetch, "summary": _summary, "report": _report, "check": _check, "simulate": _simulate,
+             "snapshot": _snapshot, "history": _history}
 
 
 # --- errors and main ---------------------------------------------------------------------

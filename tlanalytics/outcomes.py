@@ -20,7 +20,7 @@ import pandas as pd
 
 from .errors import InvalidArgumentError
 
-__all__ = ["OUTCOMES", "open_rows", "session_outcomes", "completion_curve", "trends"]
+__all__ = ["OUTCOMES", "open_rows", "session_outcomes", "completion_curve", "time_to_complete", "trends"]
 
 #: Outcomes of a session, in display order.
 OUTCOMES = ("completed", "expired", "failed", "ended unseen", "open")
@@ -342,6 +342,37 @@ def completion_curve(outcomes):
     at_risk = len(durations) - np.searchsorted(np.sort(durations), times, side="left")
     return pd.DataFrame({"time": pd.to_timedelta(times, unit="ns"), "completed": 1.0 - survival,
                          "at_risk": at_risk.astype(np.int64)})
+
+
+def time_to_complete(outcomes, q=0.5):
+    """The time by which a share ``q`` of the sessions that complete have completed (Kaplan-Meier).
+
+    The same estimate as the trend table's median and p90, over all sessions
+    of ``outcomes`` (see :func:`completion_curve`).
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        From :func:`session_outcomes`.
+    q : float, default 0.5
+        The share, in (0, 1]: 0.5 for the median, 0.9 for the 90th percentile.
+
+    Returns
+    -------
+    pandas.Timedelta
+        NaT while fewer than ``q`` are known to have completed.
+
+    Examples
+    --------
+    >>> from tlanalytics import generate_history
+    >>> time_to_complete(session_outcomes(generate_history(days=3, seed=1))) > pd.Timedelta(0)
+    True
+    """
+    _check(outcomes, ("outcome", "created_at", "ended_at"))
+    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q <= 1:
+        raise InvalidArgumentError(f"The value for `q` must be a number in (0, 1], but {q!r} was passed.")
+    times, survival = _km(*_cohort(outcomes))
+    return _quantile(times, survival, q)
 
 
 def _periods(values, freq):
