@@ -204,6 +204,7 @@ def _parser():
     p.add_argument("-o", "--output", type=Path, default=Path("tlanalytics-report"), metavar="DIR",
                    help="folder to write into, created if needed (default: ./tlanalytics-report)")
     p.add_argument("--title", help="heading of the HTML report")
+    p.add_argument("--store", type=Path, metavar="DIR", help="add a Trends section from this snapshot store")
     p = add("check", "Exit 1 with a one-line reason when a threshold is crossed, else 0 (for cron and CI).",
             parents=[common])
     p.add_argument("--max-expiring", type=_count, default=0, metavar="N",
@@ -371,7 +372,8 @@ def _report(args):
     png_path = folder / "overview.png"
     png = _overview_png(df)
     png_path.write_bytes(png)
-    html_path = _write_html(df, folder / "report.html", title=args.title, png=png if len(df) else None)
+    html_path = _write_html(df, folder / "report.html", title=args.title, png=png if len(df) else None,
+                            trends=_report_trends(args))
     for path in (csv_path, Path(str(csv_path) + ".meta.json"), html_path, png_path):
         _out(str(path))
     return EXIT_OK
@@ -454,6 +456,18 @@ def _history_frame(args):
 
     return load_history(args.store, since=getattr(args, "since", None), until=getattr(args, "until", None),
                         on_damaged=getattr(args, "on_damaged", "raise"))
+
+
+def _report_trends(args):
+    """The trend table of ``report``: from ``--store``, or 30 simulated days with ``--demo``; else None."""
+    if not (args.store or args.demo):
+        return None
+    from ._histsim import generate_history
+    from .history import load_history
+    from .outcomes import trends
+
+    history = generate_history(days=30, seed=0) if args.demo and not args.store else load_history(args.store)
+    return trends(history)
 
 
 def _history(args):

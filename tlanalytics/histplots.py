@@ -102,21 +102,23 @@ def plot_trends(trends, *, kind="outcomes", ax=None, **kwargs):
         bottom = np.zeros(len(trends))
         for column, outcome in _COUNTS:
             values = trends[column].to_numpy(dtype="float64")
-            ax.bar(x, values, width=width, bottom=bottom, color=OUTCOME_COLORS[outcome], label=outcome,
-                   align="edge", **kwargs)
+            ax.bar(x, values, bottom=bottom, **{"width": width, "align": "edge", "color": OUTCOME_COLORS[outcome],
+                                                "label": outcome, **kwargs})
             bottom += values
         ax.plot(x + step / 2, trends["created"].to_numpy(dtype="float64"), color="black", marker=".", label="created")
         ax.set_ylabel("sessions")
     elif kind == "bytes":
-        ax.bar(x, trends["bytes_wasted"].to_numpy(dtype="float64"), width=width, align="edge",
-               color=status_color("failed"), alpha=0.7, label="bytes wasted", **kwargs)
+        ax.bar(x, trends["bytes_wasted"].to_numpy(dtype="float64"),
+               **{"width": width, "align": "edge", "color": status_color("failed"), "alpha": 0.7,
+                  "label": "bytes wasted", **kwargs})
         ax.plot(x + step / 2, trends["bytes_open_at_end"].to_numpy(dtype="float64", na_value=np.nan),
                 color=STATUS_COLORS["active"], marker=".", label="held by open sessions at the end")
         ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: format_bytes(v, precision=0)))
         ax.set_ylabel("bytes")
     else:
         rate = trends["completion_rate"].to_numpy(dtype="float64", na_value=np.nan) * 100
-        ax.plot(x + step / 2, rate, color=status_color("completed"), marker="o", label="completion rate", **kwargs)
+        ax.plot(x + step / 2, rate, **{"color": status_color("completed"), "marker": "o", "label": "completion rate",
+                                       **kwargs})
         ax.set_ylim(0, 100)
         ax.set_ylabel("% of the sessions that ended")
         if "median_time_to_complete" in trends.columns:

@@ -368,7 +368,7 @@ def _source_rows(df, kpis):
     return [[_e(k), _e(v)] for k, v in rows]
 
 
-def _render_html(df, *, title=None, png=None, top=20):
+def _render_html(df, *, title=None, png=None, top=20, trends=None):
     """The report's HTML text (``png``: the overview figure's bytes, or None to leave it out)."""
     kpis = summarize(df)
     when = f" as of {format_utc(kpis['as_of'])}" if kpis["as_of"] is not None else ""
@@ -406,6 +406,10 @@ def _render_html(df, *, title=None, png=None, top=20):
                                         ["Upload id", "Status", "Size", "Progress", "Idle for", "Expires in", "At risk"])
                          if len(tables["stalled"]) else '<p class="note">No session is stalled.</p>')
         parts += ["<h2>Chunk configurations</h2>", _chunk_section(df)]
+    if trends is not None:  # the Trends section of a snapshot history (tlanalytics.histviews)
+        from .histviews import trends_html
+
+        parts.append(trends_html(trends))
     parts += ["<h2>Where the data came from</h2>", _table("source", ["What", "Value"], _source_rows(df, kpis))]
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -416,7 +420,7 @@ def _render_html(df, *, title=None, png=None, top=20):
             f"(1 MiB = 1,048,576 bytes).</footer></main></body></html>\n")
 
 
-def report(df, path, *, title=None):
+def report(df, path, *, title=None, trends=None):
     """Write a self-contained HTML report of an uploads frame.
 
     One file with no external assets (the overview figure is an embedded PNG,
@@ -434,6 +438,8 @@ def report(df, path, *, title=None):
         The HTML file to write (its folder must exist).
     title : str, optional
         Heading of the report; "TwelveLabs upload sessions" by default.
+    trends : pandas.DataFrame, optional
+        A trend table (:func:`~tlanalytics.trends`); adds a Trends section.
 
     Returns
     -------
@@ -447,11 +453,11 @@ def report(df, path, *, title=None):
     """
     _check_frame(df, _NEEDED_BY_REPORT)
     png = _overview_png(df) if len(df) else None
-    return _write_html(df, path, title=title, png=png)
+    return _write_html(df, path, title=title, png=png, trends=trends)
 
 
-def _write_html(df, path, *, title=None, png=None):
+def _write_html(df, path, *, title=None, png=None, trends=None):
     """Write :func:`render_html` to ``path`` (UTF-8) and return it as a Path."""
     path = Path(path)
-    path.write_text(_render_html(df, title=title, png=png), encoding="utf-8")
+    path.write_text(_render_html(df, title=title, png=png, trends=trends), encoding="utf-8")
     return path
