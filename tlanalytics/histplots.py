@@ -14,7 +14,7 @@ from matplotlib import ticker
 
 from ._units import format_bytes
 from .errors import InvalidArgumentError
-from .outcomes import completion_curve, time_to_complete
+from .completion import completion_curve, time_to_complete
 from .plots import STATUS_COLORS, status_color
 
 __all__ = ["OUTCOME_COLORS", "plot_trends", "plot_time_to_complete"]

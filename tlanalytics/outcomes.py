@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .completion import completion_durations, kaplan_meier, quantile_time
 from .errors import InvalidArgumentError
 
-__all__ = ["OUTCOMES", "open_rows", "session_outcomes", "completion_curve", "time_to_complete", "trends"]
+__all__ = ["OUTCOMES", "open_rows", "session_outcomes", "trends"]
 
 #: Outcomes of a session, in display order.
 OUTCOMES = ("completed", "expired", "failed", "ended unseen", "open")
@@ -272,109 +273,6 @@ def _outcomes(history):
     return out
 
 
-def _km(durations, events):
-    """Kaplan-Meier: ``(times, survival)`` at each distinct event time (ns durations, bool events)."""
-    if not len(durations):
-        return np.array([], dtype=np.int64), np.array([])
-    order = np.argsort(durations, kind="stable")
-    d, e = durations[order], events[order]
-    times, start = np.unique(d, return_index=True)
-    at_risk = len(d) - start
-    deaths = np.add.reduceat(e.astype(np.int64), start)
-    hit = deaths > 0
-    survival = np.cumprod(1.0 - deaths[hit] / at_risk[hit])
-    return times[hit], survival
-
-
-def _cohort(outcomes, mask=None):
-    """Durations (ns) and event flags of the time-to-complete population: completed and open sessions."""
-    snaps = outcomes.attrs.get("snapshots") or []
-    end = _ns(pd.Series(pd.to_datetime([max(snaps)], utc=True)))[0] if len(snaps) else _NAT
-    kind = outcomes["outcome"].to_numpy(dtype=object)
-    take = np.isin(kind, ["completed", "open"]) & outcomes["created_at"].notna().to_numpy()
-    if mask is not None:
-        take &= mask
-    created = _ns(outcomes["created_at"])[take]
-    done = kind[take] == "completed"
-    stop = np.where(done, _ns(outcomes["ended_at"])[take], end)
-    return np.maximum(stop - created, 0), done
-
-
-def _quantile(times, survival, q):
-    """The smallest time by which a share ``q`` has completed (NaT when the curve never gets there)."""
-    hit = np.nonzero(1.0 - survival >= q - 1e-12)[0]
-    return pd.Timedelta(int(times[hit[0]]), "ns") if len(hit) else pd.NaT
-
-
-def completion_curve(outcomes):
-    """The Kaplan-Meier estimate of time from creation to completion.
-
-    Time to complete is censored: open sessions have not finished yet, so
-    they count as "not completed after their age at the last snapshot"
-    instead of being dropped (which would bias the estimate short). The
-    population is completed and open sessions; sessions that expired, failed
-    or ended unseen will never complete and are left out, so the curve reads
-    "of the sessions that complete, the share done after t". Written with
-    numpy (product-limit estimator), no survival-analysis dependency.
-
-    Parameters
-    ----------
-    outcomes : pandas.DataFrame
-        From :func:`session_outcomes`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``time`` (Timedelta, each distinct completion time), ``completed``
-        (estimated share completed by then, 0-1), ``at_risk`` (sessions still
-        going just before). Empty when nothing completed.
-
-    Examples
-    --------
-    >>> from tlanalytics import generate_history
-    >>> curve = completion_curve(session_outcomes(generate_history(days=3, seed=1)))
-    >>> bool(curve["completed"].is_monotonic_increasing)
-    True
-    """
-    _check(outcomes, ("outcome", "created_at", "ended_at"))
-    durations, events = _cohort(outcomes)
-    times, survival = _km(durations, events)
-    at_risk = len(durations) - np.searchsorted(np.sort(durations), times, side="left")
-    return pd.DataFrame({"time": pd.to_timedelta(times, unit="ns"), "completed": 1.0 - survival,
-                         "at_risk": at_risk.astype(np.int64)})
-
-
-def time_to_complete(outcomes, q=0.5):
-    """The time by which a share ``q`` of the sessions that complete have completed (Kaplan-Meier).
-
-    The same estimate as the trend table's median and p90, over all sessions
-    of ``outcomes`` (see :func:`completion_curve`).
-
-    Parameters
-    ----------
-    outcomes : pandas.DataFrame
-        From :func:`session_outcomes`.
-    q : float, default 0.5
-        The share, in (0, 1]: 0.5 for the median, 0.9 for the 90th percentile.
-
-    Returns
-    -------
-    pandas.Timedelta
-        NaT while fewer than ``q`` are known to have completed.
-
-    Examples
-    --------
-    >>> from tlanalytics import generate_history
-    >>> time_to_complete(session_outcomes(generate_history(days=3, seed=1))) > pd.Timedelta(0)
-    True
-    """
-    _check(outcomes, ("outcome", "created_at", "ended_at"))
-    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q <= 1:
-        raise InvalidArgumentError(f"The value for `q` must be a number in (0, 1], but {q!r} was passed.")
-    times, survival = _km(*_cohort(outcomes))
-    return _quantile(times, survival, q)
-
-
 def _periods(values, freq):
     """Period start (UTC Timestamps) of each moment for ``freq``."""
     naive = pd.DatetimeIndex(pd.to_datetime(values, utc=True)).tz_localize(None)
@@ -408,7 +306,7 @@ def trends(history, freq="D", *, outcomes=None):
         ``wasted_unknown`` (of those, how many never had progress read),
         ``completion_rate`` (completed / all ended in the period),
         ``median_time_to_complete`` and ``p90_time_to_complete`` (Kaplan-Meier,
-        :func:`completion_curve`, over the sessions created in the period;
+        :func:`~tlanalytics.completion_curve`, over the sessions created in the period;
         NaT until half, or 90 %, of them are known to have completed).
 
     Raises
@@ -475,7 +373,7 @@ def trends(history, freq="D", *, outcomes=None):
                                .reindex(index, fill_value=0).astype(np.int64))
     total_ended = table[["completed", "expired", "failed", "ended_unseen"]].sum(axis=1)
     table["completion_rate"] = (table["completed"] / total_ended.where(total_ended > 0)).astype("float64")
-    durations, events = _cohort(out)
+    durations, events = completion_durations(out)
     take = np.isin(out["outcome"].to_numpy(dtype=object), ["completed", "open"]) & out["created_at"].notna().to_numpy()
     cohort = _periods(out.loc[take, "created_at"], freq).asi8
     order = np.argsort(cohort, kind="stable")
@@ -483,9 +381,9 @@ def trends(history, freq="D", *, outcomes=None):
                                                                                        side="right")
     median, p90 = [], []
     for lo, hi in zip(*bounds):
-        times, survival = _km(durations[order[lo:hi]], events[order[lo:hi]])
-        median.append(_quantile(times, survival, 0.5))
-        p90.append(_quantile(times, survival, 0.9))
+        times, survival = kaplan_meier(durations[order[lo:hi]], events[order[lo:hi]])
+        median.append(quantile_time(times, survival, 0.5))
+        p90.append(quantile_time(times, survival, 0.9))
     table["median_time_to_complete"] = pd.to_timedelta(pd.Series(median, index=index, dtype="object"))
     table["p90_time_to_complete"] = pd.to_timedelta(pd.Series(p90, index=index, dtype="object"))
     table.index = index.to_timestamp().tz_localize("UTC")
