@@ -306,16 +306,16 @@ def _read_all(paths, schema, on_damaged, batch=None):
     batch = batch or _BATCH
     skipped, pieces = [], []
     for i in range(0, max(len(paths), 1), batch):
-        pieces.append(_to_pandas(_read_batch(paths[i:i + batch], schema, on_damaged, skipped)
-                                 if paths else schema.empty_table()))
+        pieces.append(_columns(_read_batch(paths[i:i + batch], schema, on_damaged, skipped)
+                               if paths else schema.empty_table()))
         pa.default_memory_pool().release_unused()
     if len(pieces) == 1:
-        return pieces[0], skipped
+        return _frame(pieces[0]), skipped
     from pandas.api.types import union_categoricals
 
     out = {}
-    for name in list(pieces[0].columns):
-        parts = [p.pop(name) for p in pieces]
+    for name in list(pieces[0]):
+        parts = [p.pop(name) for p in pieces]  # each batch's column is freed once merged
         if isinstance(parts[0].dtype, pd.CategoricalDtype):
             merged = union_categoricals([p.array for p in parts])
             if name == "status":
@@ -324,7 +324,7 @@ def _read_all(paths, schema, on_damaged, batch=None):
         else:
             out[name] = pd.concat(parts, ignore_index=True)
         del parts
-    return pd.DataFrame(out), skipped
+    return _frame(out), skipped
 
 
 def _categorical(col, categories=None):
@@ -345,7 +345,21 @@ def _categorical(col, categories=None):
 
 
 def _to_pandas(table):
-    """The history frame of an Arrow table: ids as categoricals, schema dtypes elsewhere."""
+    """The history frame of an Arrow table."""
+    return _frame(_columns(table))
+
+
+def _frame(cols):
+    """A history frame from its columns (no copies), with ``chunks_pending`` recomputed."""
+    df = pd.DataFrame(cols, copy=False)
+    if {"total_chunks", "chunks_completed", "chunks_failed"} <= set(df.columns):
+        pending = df["total_chunks"] - df["chunks_completed"] - df["chunks_failed"]
+        df.insert(df.columns.get_loc("chunks_failed") + 1, "chunks_pending", pending)
+    return df
+
+
+def _columns(table):
+    """The columns of an Arrow table as Series: ids as categoricals, schema dtypes elsewhere."""
     pa, _ = _pa()
     out = {}
     for name in table.column_names:
@@ -360,11 +374,7 @@ def _to_pandas(table):
             out[name] = col.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
         else:
             out[name] = col.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
-    df = pd.DataFrame(out)
-    if {"total_chunks", "chunks_completed", "chunks_failed"} <= set(df.columns):
-        pending = df["total_chunks"] - df["chunks_completed"] - df["chunks_failed"]
-        df.insert(df.columns.get_loc("chunks_failed") + 1, "chunks_pending", pending)
-    return df
+    return out
 
 
 def load_history(store=None, *, since=None, until=None, columns=None, on_damaged="raise"):
