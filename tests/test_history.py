@@ -156,7 +156,7 @@ def test_an_empty_listing_is_a_snapshot_that_ends_sessions(tmp_path, make_sim):
     empty = tla.load_uploads(sim.api_key, base_url=sim.base_url, progress=False, as_of=SNAP[1])
     tla.save_snapshot(empty, tmp_path)
     history = tla.load_history(tmp_path)
-    assert len(history) == 1 and history.attrs["snapshots"] == SNAP[:2]
+    assert len(history) == 1 and list(history.attrs["snapshots"]) == SNAP[:2]
     out = tla.session_outcomes(history)
     assert out.loc[0, "outcome"] == "ended unseen" and out.loc[0, "ended_by"] == SNAP[1]
     assert tla.trends(history, "h")["open_at_end"].loc[SNAP[:2]].tolist() == [1, 0]
@@ -208,7 +208,7 @@ def test_a_damaged_file_is_named_and_can_be_skipped(tmp_path):
     with pytest.warns(FileFormatWarning, match=bad.name):
         history = tla.load_history(tmp_path, on_damaged="warn")
     assert history["snapshot_at"].tolist() == [SNAP[0], SNAP[2]]
-    assert history.attrs["skipped"] == [str(bad)] and history.attrs["snapshots"] == [SNAP[0], SNAP[2]]
+    assert history.attrs["skipped"] == [str(bad)] and list(history.attrs["snapshots"]) == [SNAP[0], SNAP[2]]
 
 
 _CHILD = textwrap.dedent("""

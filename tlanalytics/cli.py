@@ -479,7 +479,7 @@ def _history(args):
     from .outcomes import session_outcomes, trends
 
     history = _history_frame(args)
-    if not history.attrs.get("snapshots"):
+    if not len(history.attrs.get("snapshots", ())):
         where = args.store or default_store()
         raise _Failure(f"no snapshots in {where}: run `tlanalytics snapshot` (e.g. hourly from cron) first, "
                        f"or try `tlanalytics history --demo`", EXIT_FILE)

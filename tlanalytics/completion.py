@@ -86,8 +86,9 @@ def completion_durations(outcomes, mask=None):
     tuple of numpy.ndarray
         Durations in nanoseconds and completion flags, in row order.
     """
-    snaps = outcomes.attrs.get("snapshots") or []
-    end = _ns(pd.Series(pd.to_datetime([max(snaps)], utc=True)))[0] if len(snaps) else _NAT
+    snaps = outcomes.attrs.get("snapshots")
+    snaps = pd.DatetimeIndex(pd.to_datetime(snaps if snaps is not None else [], utc=True))
+    end = _ns(pd.Series([snaps.max()]))[0] if len(snaps) else _NAT
     kind = outcomes["outcome"].to_numpy(dtype=object)
     take = np.isin(kind, ["completed", "open"]) & outcomes["created_at"].notna().to_numpy()
     if mask is not None:

@@ -48,10 +48,11 @@ def _ns(series):
 
 def _snapshots(history):
     """Every snapshot moment (ns, sorted, unique): the rows' and ``attrs["snapshots"]`` (empty listings)."""
-    seen = pd.unique(_ns(history["snapshot_at"]))
-    extra = history.attrs.get("snapshots") or []
-    if len(extra):
-        seen = np.concatenate([seen, _ns(pd.Series(pd.to_datetime(list(extra), utc=True)))])
+    seen = _ns(history["snapshot_at"])
+    seen = seen[np.r_[True, seen[1:] != seen[:-1]]] if len(seen) else seen  # runs first: rows come by snapshot
+    extra = history.attrs.get("snapshots")
+    if extra is not None and len(extra):
+        seen = np.concatenate([seen, _ns(pd.Series(pd.DatetimeIndex(pd.to_datetime(extra, utc=True))))])
     return np.unique(seen[seen != _NAT])
 
 
@@ -140,7 +141,7 @@ def session_outcomes(history):
         ``created_at``, ``expires_at``, ``ended_after``, ``ended_by``,
         ``ended_at``, ``time_to_outcome`` (``ended_at - created_at``),
         ``total_size``, ``uploaded_size``, ``bytes_wasted``; listing fields
-        from the last sighting. Sorted by ``first_seen`` then ``upload_id``.
+        from the last sighting. Sorted by ``first_seen``, then in listing order.
         ``attrs["snapshots"]``: every snapshot moment.
 
     Raises
@@ -166,9 +167,17 @@ def session_outcomes(history):
     return out
 
 
+def _plain(history):
+    """``history`` without attrs: pandas deep-copies attrs on every column access, costly for a year of snapshots."""
+    plain = history.copy(deep=False)
+    plain.attrs = {}
+    return plain
+
+
 def _outcomes(history):
     """:func:`session_outcomes` of a history with rows."""
     snaps = _snapshots(history)
+    history = _plain(history)
     snap_ns = _ns(history["snapshot_at"])
     ids = history["upload_id"]
     if isinstance(ids.dtype, pd.CategoricalDtype):
@@ -208,18 +217,20 @@ def _outcomes(history):
     del before
 
     at = lambda values, ranks: values[by_rank[np.clip(ranks, 0, max(n - 1, 0))]]  # noqa: E731
+    # Gather the few rows needed (one per session) before converting anything.
+    rows_of = lambda name, ranks: history[name].iloc[by_rank[np.clip(ranks, 0, max(n - 1, 0))]]  # noqa: E731
     last_pos = np.where(seen, last, 0)
-    kidx = np.searchsorted(snaps, snap_ns)  # each row's snapshot index
-    last_k = at(kidx, last_pos)
+    last_rows = pd.DataFrame({c: rows_of(c, last_pos).array for c in ("snapshot_at", "status", "expires_at")})
+    last_seen = _ns(last_rows["snapshot_at"])
+    last_k = np.searchsorted(snaps, last_seen)
     s_last = snaps[-1] if len(snaps) else _NAT
     next_ns = np.where(last_k + 1 < len(snaps), snaps[np.minimum(last_k + 1, max(len(snaps) - 1, 0))], _NAT)
-    last_seen = at(snap_ns, last_pos)
-    expires = at(_ns(history["expires_at"]), last_pos)
-    created = at(_ns(history["created_at"]), last_pos)
+    expires = _ns(last_rows["expires_at"])
+    created = _ns(rows_of("created_at", last_pos))
     has_exp = expires != _NAT
 
     c_seen, f_seen, e_seen = (firsts[s] < n for s in ("completed", "failed", "expired"))
-    open_last = (last_seen == s_last) & at(open_rows(history), last_pos)
+    open_last = (last_seen == s_last) & open_rows(last_rows)
     outcome = np.select(
         [open_last, c_seen, f_seen, e_seen, has_exp & (expires <= last_seen),
          has_exp & (next_ns != _NAT) & (expires <= next_ns)],
@@ -238,15 +249,14 @@ def _outcomes(history):
     ended_after = np.where(is_open, _NAT, ended_after)
     ended_by = np.where(is_open, _NAT, ended_by)
 
-    def col(name, dtype):
-        return at(history[name].to_numpy(dtype=dtype, na_value=-1), last_pos)
-
     if "uploaded_size" in history.columns:
-        known = history["uploaded_size"].notna().to_numpy()[keep]
+        known = history["uploaded_size"].notna().to_numpy()
+        known = known[keep] if not keep.all() else known
         last_known = np.full(n_ids, -1, dtype=small)
         np.maximum.at(last_known, codes[known], rows_k[known])
-        uploaded = np.where(last_known >= 0, at(history["uploaded_size"].to_numpy("int64", na_value=-1),
-                                                np.maximum(last_known, 0)), -1)
+        del known
+        uploaded = np.where(last_known >= 0, rows_of("uploaded_size", np.maximum(last_known, 0))
+                            .to_numpy("int64", na_value=-1), -1)
     else:
         uploaded = np.full(n_ids, -1, dtype=np.int64)
     wasted_kind = np.isin(outcome, ["expired", "failed", "ended unseen"])
@@ -254,12 +264,11 @@ def _outcomes(history):
 
     utc = lambda v: pd.Series(np.asarray(v, dtype=np.int64).view("datetime64[ns]")).dt.tz_localize("UTC")  # noqa: E731
     ints = lambda v: pd.arrays.IntegerArray(np.where(v >= 0, v, 0).astype(np.int64), v < 0)  # noqa: E731
-    last_status = pd.Categorical.from_codes(at(_status_codes(history["status"])[0], last_pos),
-                                            history["status"].astype("category").cat.categories)
-    total = col("total_size", "int64")
-    ended = np.where(ended_by != _NAT, ended_by, _NAT)
+    last_status = last_rows["status"].astype("category")
+    total = rows_of("total_size", last_pos).to_numpy("int64", na_value=-1)
+    ended = ended_by
     out = pd.DataFrame({
-        "upload_id": pd.array(np.asarray(uniques, dtype=object), dtype="string"),
+        "upload_id": pd.Index(uniques).astype("string").array,
         "first_seen": utc(at(snap_ns, np.where(seen, first, 0))), "last_seen": utc(last_seen),
         "sightings": count.astype(np.int64), "last_status": last_status,
         "outcome": pd.Categorical(outcome, categories=list(OUTCOMES)),
@@ -268,7 +277,8 @@ def _outcomes(history):
     })
     out["time_to_outcome"] = out["ended_at"] - out["created_at"]
     out["total_size"], out["uploaded_size"], out["bytes_wasted"] = ints(total), ints(uploaded), ints(wasted)
-    out = out[seen].sort_values(["first_seen", "upload_id"], kind="stable").reset_index(drop=True)
+    # By first sighting; within one snapshot as it listed them (snapshot files are sorted by creation).
+    out = out.iloc[np.nonzero(seen)[0][np.argsort(first[seen], kind="stable")]].reset_index(drop=True)
     out.attrs["snapshots"] = list(pd.to_datetime(snaps, utc=True))
     return out
 
@@ -329,6 +339,7 @@ def trends(history, freq="D", *, outcomes=None):
                                    f"'W' or 'M', but {freq!r} was passed.") from exc
     out = session_outcomes(history) if outcomes is None else outcomes
     snaps = _snapshots(history)
+    history = _plain(history)
     if not len(snaps):
         cols = ["created", "completed", "expired", "failed", "ended_unseen", "open_at_end", "bytes_open_at_end",
                 "bytes_wasted", "wasted_unknown", "completion_rate", "median_time_to_complete", "p90_time_to_complete"]
