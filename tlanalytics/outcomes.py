@@ -338,8 +338,9 @@ def trends(history, freq="D", *, outcomes=None):
         raise InvalidArgumentError(f"The value for `freq` must be a pandas period frequency such as 'h', 'D', "
                                    f"'W' or 'M', but {freq!r} was passed.") from exc
     out = session_outcomes(history) if outcomes is None else outcomes
+    durations, events = completion_durations(out)
     snaps = _snapshots(history)
-    history = _plain(history)
+    history, out = _plain(history), _plain(out)
     if not len(snaps):
         cols = ["created", "completed", "expired", "failed", "ended_unseen", "open_at_end", "bytes_open_at_end",
                 "bytes_wasted", "wasted_unknown", "completion_rate", "median_time_to_complete", "p90_time_to_complete"]
@@ -384,7 +385,6 @@ def trends(history, freq="D", *, outcomes=None):
                                .reindex(index, fill_value=0).astype(np.int64))
     total_ended = table[["completed", "expired", "failed", "ended_unseen"]].sum(axis=1)
     table["completion_rate"] = (table["completed"] / total_ended.where(total_ended > 0)).astype("float64")
-    durations, events = completion_durations(out)
     take = np.isin(out["outcome"].to_numpy(dtype=object), ["completed", "open"]) & out["created_at"].notna().to_numpy()
     cohort = _periods(out.loc[take, "created_at"], freq).asi8
     order = np.argsort(cohort, kind="stable")
