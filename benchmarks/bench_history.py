@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "benchmarks" / "_out"
 H = 3_600_000_000  # one hour in microseconds
-NEEDED = ["upload_id", "status", "total_size", "created_at", "expires_at", "uploaded_size"]  # what the analyses read
+NEEDED = ["upload_id", "status", "total_size", "created_at", "expires_at", "uploaded_size"]  # tla.ANALYSIS_COLUMNS
 
 
 def build_store(store, days, sessions, progress, seed=7):

@@ -176,6 +176,7 @@ def test_same_snapshot_twice_does_not_duplicate_and_since_until_filter(tmp_path)
     part = tla.load_history(tmp_path, since=SNAP[1], until=SNAP[1].isoformat())
     assert part["snapshot_at"].unique().tolist() == [SNAP[1]] and len(part) == 2
     assert list(tla.load_history(tmp_path, columns=["status"]).columns) == ["snapshot_at", "status"]
+    assert list(tla.load_history(tmp_path, columns=tla.ANALYSIS_COLUMNS).columns[1:]) == list(tla.ANALYSIS_COLUMNS)
     older = tla.save_snapshot(_frame(["z"], SNAP[0]), tmp_path, snapshot_at="2025-01-01 00:00")
     assert older.parent.name == "day=2025-01-01"
     assert tla.load_history(tmp_path).attrs["snapshots"][0] == pd.Timestamp("2025-01-01", tz="UTC")
@@ -289,6 +290,7 @@ def test_default_store_follows_the_environment(monkeypatch, tmp_path):
     (lambda p: tla.load_history(p, on_damaged="ignore"), "on_damaged"),
     (lambda p: tla.load_history(p, since=SNAP[2], until=SNAP[0]), "since"),
     (lambda p: tla.load_history(p, columns=["nope"]), "columns"),
+    (lambda p: tla.load_history(p, columns="status"), "columns"),
 ])
 def test_bad_arguments_are_typed_errors(tmp_path, call, match):
     with pytest.raises(InvalidArgumentError, match=match):

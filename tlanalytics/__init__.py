@@ -31,7 +31,7 @@ _EXPORTS = {
     "filters": ["filter_uploads"],
     "widgets": ["explore", "Explorer"],
     "history": ["save_snapshot", "load_history", "default_store"],
-    "outcomes": ["OUTCOMES", "open_rows", "session_outcomes", "trends"],
+    "outcomes": ["OUTCOMES", "ANALYSIS_COLUMNS", "open_rows", "session_outcomes", "trends"],
     "completion": ["completion_curve", "time_to_complete"],
     "histplots": ["OUTCOME_COLORS", "plot_trends", "plot_time_to_complete"],
     "histviews": ["TREND_COLUMNS", "format_trends", "trends_figure", "trends_html", "HistoryTab", "history_tab"],

@@ -453,9 +453,10 @@ def _history_frame(args):
 
         return generate_history(days=30, seed=0)
     from .history import load_history
+    from .outcomes import ANALYSIS_COLUMNS
 
     return load_history(args.store, since=getattr(args, "since", None), until=getattr(args, "until", None),
-                        on_damaged=getattr(args, "on_damaged", "raise"))
+                        columns=list(ANALYSIS_COLUMNS), on_damaged=getattr(args, "on_damaged", "raise"))
 
 
 def _report_trends(args):
@@ -464,9 +465,10 @@ def _report_trends(args):
         return None
     from ._histsim import generate_history
     from .history import load_history
-    from .outcomes import trends
+    from .outcomes import ANALYSIS_COLUMNS, trends
 
-    history = generate_history(days=30, seed=0) if args.demo and not args.store else load_history(args.store)
+    history = (generate_history(days=30, seed=0) if args.demo and not args.store
+               else load_history(args.store, columns=list(ANALYSIS_COLUMNS)))
     return trends(history)
 
 

@@ -430,8 +430,9 @@ def load_history(store=None, *, since=None, until=None, columns=None, on_damaged
         raise InvalidArgumentError(f"`since` ({since}) must not be after `until` ({until}).")
     schema = _arrow_schema()
     if columns is not None:
-        unknown = [c for c in columns if c not in STORED_COLUMNS]
-        if unknown or isinstance(columns, str):
+        lone = isinstance(columns, str)  # a lone name is an error: a string is a list of letters
+        columns = [columns] if lone else list(columns)
+        if lone or any(c not in STORED_COLUMNS for c in columns):
             raise InvalidArgumentError(f"The value for `columns` must be a list of {list(STORED_COLUMNS)}, "
                                        f"but {columns!r} was passed.")
         schema = _pa()[0].schema([schema.field(0)] + [schema.field(c) for c in STORED_COLUMNS if c in columns])
