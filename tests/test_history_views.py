@@ -159,16 +159,11 @@ def test_explorer_gains_a_history_tab(history):
 
 # --- the CLI -----------------------------------------------------------------------------
 
-def run(*args, env=None):
+def cli(*args, **extra):
+    """Run ``python -m tlanalytics ARGS`` without the developer's key, base URL or store, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if k not in ("TWELVELABS_API_KEY", "TWELVE_LABS_API_KEY",
                                                             "TWELVELABS_BASE_URL", "TLANALYTICS_STORE")}
-    env.update(PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
-    return env
-
-
-def cli(*args, **extra):
-    env = run()
-    env.update(extra)
+    env.update(PYTHONPATH=str(ROOT), MPLBACKEND="Agg", **extra)
     return subprocess.run([sys.executable, "-m", "tlanalytics", *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=120, stdin=subprocess.DEVNULL)
 
