@@ -118,7 +118,7 @@ def test_no_option_takes_the_key():
 
     parser = _parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert set(commands) == {"fetch", "summary", "report", "check", "simulate", "dashboard"}
+    assert set(commands) == {"fetch", "summary", "report", "check", "simulate", "dashboard", "snapshot", "history"}
     options = [o for p in [parser, *commands.values()] for a in p._actions for o in a.option_strings]
     assert "--base-url" in options and "--demo" in options
     assert not [o for o in options if re.search("key|token|secret|auth", o)]

@@ -31,6 +31,12 @@ _EXPORTS = {
     "reporting": ["report"],
     "filters": ["filter_uploads"],
     "widgets": ["explore", "Explorer"],
+    "history": ["save_snapshot", "load_history", "default_store"],
+    "outcomes": ["OUTCOMES", "ANALYSIS_COLUMNS", "open_rows", "session_outcomes", "trends"],
+    "completion": ["completion_curve", "time_to_complete"],
+    "histplots": ["OUTCOME_COLORS", "plot_trends", "plot_time_to_complete"],
+    "histviews": ["TREND_COLUMNS", "format_trends", "trends_figure", "trends_html", "HistoryTab", "history_tab"],
+    "_histsim": ["generate_history"],
 }
 
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -8,6 +8,8 @@ Subcommands::
     tlanalytics check [--max-expiring N] [--within HOURS] [--max-failed N] [--max-stuck-bytes BYTES]
     tlanalytics simulate [--port N] [--uploads N] [--seed S] [--latency MS]
     tlanalytics dashboard [--store DIR] [--port N] [--host HOST]   # the explorer as a web page (Voilà)
+    tlanalytics snapshot [--store DIR] [--with-progress]   # for cron: one line on success
+    tlanalytics history [--store DIR] [--since T] [--until T] [--freq D] [--json] [--demo]
 
 fetch, summary, report and check read the account of the key in
 ``TWELVELABS_API_KEY`` (or ``TWELVE_LABS_API_KEY``); no option takes the key,
@@ -215,6 +217,7 @@ def _parser():
     p.add_argument("-o", "--output", type=Path, default=Path("tlanalytics-report"), metavar="DIR",
                    help="folder to write into, created if needed (default: ./tlanalytics-report)")
     p.add_argument("--title", help="heading of the HTML report")
+    p.add_argument("--store", type=Path, metavar="DIR", help="add a Trends section from this snapshot store")
     p = add("check", "Exit 1 with a one-line reason when a threshold is crossed, else 0 (for cron and CI).",
             parents=[common])
     p.add_argument("--max-expiring", type=_count, default=0, metavar="N",
@@ -240,7 +243,28 @@ def _parser():
     p.add_argument("--port", type=_count, default=8866, help="port to listen on; 0 picks a free one (default: 8866)")
     p.add_argument("--host", default="127.0.0.1",
                    help="interface to listen on (default: 127.0.0.1); off loopback the URL carries a token")
+    _history_parsers(add, common)
     return parser
+
+
+def _history_parsers(add, common):
+    """The ``snapshot`` and ``history`` subcommands."""
+    store_help = "snapshot store folder (default: $TLANALYTICS_STORE, else the per-user data folder)"
+    p = add("snapshot", "Load the listing once and append it to the snapshot store (for cron: one line on success).",
+            parents=[common])
+    p.add_argument("--store", type=Path, metavar="DIR", help=store_help)
+    p = add("history", "Print the trends of the snapshot store: sessions created, completed, expired, bytes wasted.")
+    p.add_argument("--store", type=Path, metavar="DIR", help=store_help)
+    p.add_argument("--since", type=_timestamp, metavar="TIMESTAMP", help="only snapshots from this ISO 8601 moment")
+    p.add_argument("--until", type=_timestamp, metavar="TIMESTAMP", help="only snapshots up to this ISO 8601 moment")
+    p.add_argument("--freq", choices=["h", "D", "W", "M"], default="D",
+                   help="period: h(our), D(ay), W(eek), M(onth) (default: D)")
+    p.add_argument("--json", action="store_true", help="print the trend table as JSON instead")
+    p.add_argument("--demo", action="store_true", help="30 days of simulated hourly snapshots instead of a store")
+    p.add_argument("--on-damaged", choices=["raise", "warn"], default="raise",
+                   help="a damaged snapshot file is an error (raise, default) or skipped with a warning (warn)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs on stderr")
+    p.set_defaults(base_url=None)
 
 
 # --- output helpers -------------------------------------------------------------------
@@ -512,7 +536,7 @@ def _report(args):
     csv_path = to_csv(df, folder / "uploads.csv")
     png_path = folder / "overview.png"
     png_path.write_bytes(overview_png(df))
-    html_path = report(df, folder / "report.html", title=args.title)
+    html_path = report(df, folder / "report.html", title=args.title, trends=_report_trends(args))
     for path in (csv_path, Path(str(csv_path) + ".meta.json"), png_path):
         _out(str(path))
     _out(f"{html_path.resolve().as_uri()} {headline(summarize(df))}")
@@ -586,8 +610,86 @@ def _dashboard(args):
     return EXIT_OK
 
 
-_COMMANDS = {"fetch": _fetch, "summary": _summary, "report": _report, "check": _check, "simulate": _simulate}
-_COMMANDS["dashboard"] = _dashboard
+
+def _snapshot(args):
+    """``snapshot``: load the listing and append it to the store; one line."""
+    from .history import save_snapshot
+
+    args.quiet = True  # cron: no progress bars
+    df = _load(args)
+    path = save_snapshot(df, args.store)
+    _out(f"Saved a snapshot of {_plural(len(df), 'session')} to {path}")
+    return EXIT_OK
+
+
+def _history_frame(args):
+    """The history of ``history`` and ``report --store``: the store, or the simulated demo history."""
+    if getattr(args, "demo", False) and args.command == "history":
+        from ._histsim import generate_history
+
+        return generate_history(days=30, seed=0)
+    from .history import load_history
+    from .outcomes import ANALYSIS_COLUMNS
+
+    return load_history(args.store, since=getattr(args, "since", None), until=getattr(args, "until", None),
+                        columns=list(ANALYSIS_COLUMNS), on_damaged=getattr(args, "on_damaged", "raise"))
+
+
+def _report_trends(args):
+    """The trend table of ``report``: from ``--store``, or 30 simulated days with ``--demo``; else None."""
+    if not (args.store or args.demo):
+        return None
+    from ._histsim import generate_history
+    from .history import load_history
+    from .outcomes import ANALYSIS_COLUMNS, trends
+
+    history = (generate_history(days=30, seed=0) if args.demo and not args.store
+               else load_history(args.store, columns=list(ANALYSIS_COLUMNS)))
+    return trends(history)
+
+
+def _history(args):
+    """``history``: the trend table of the store on stdout (or JSON)."""
+    import pandas as pd
+
+    from .histviews import format_trends
+    from .history import default_store
+    from .outcomes import session_outcomes, trends
+
+    history = _history_frame(args)
+    if not len(history.attrs.get("snapshots", ())):
+        where = args.store or default_store()
+        raise _Failure(f"no snapshots in {where}: run `tlanalytics snapshot` (e.g. hourly from cron) first, "
+                       f"or try `tlanalytics history --demo`", EXIT_FILE)
+    table = trends(history, args.freq, outcomes=session_outcomes(history))
+    if args.json:
+        records = []
+        for period, row in table.iterrows():
+            record = {"period": period.isoformat()}
+            for name, value in row.items():
+                if pd.isna(value):
+                    value = None
+                elif isinstance(value, pd.Timedelta):
+                    value = value.total_seconds()
+                elif name == "completion_rate":
+                    value = float(value)
+                else:
+                    value = int(value)
+                record[name] = value
+            records.append(record)
+        _out(json.dumps(records, indent=2))
+        return EXIT_OK
+    text = format_trends(table)
+    widths = [max(len(h), *(len(v) for v in text[h])) for h in text.columns]
+    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(text.columns, widths)))]
+    for row in text.itertuples(index=False):
+        lines.append("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths))))
+    _out("\n".join(lines))
+    return EXIT_OK
+
+
+_COMMANDS = {"fetch": _fetch, "summary": _summary, "report": _report, "check": _check, "simulate": _simulate,
+             "snapshot": _snapshot, "history": _history}
 
 
 # --- errors and main ---------------------------------------------------------------------

@@ -406,7 +406,7 @@ dt{font-weight:600;margin-top:.4rem}dd{margin-left:1rem}
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
-def render_html(df, *, title=None, top=20):
+def render_html(df, *, title=None, top=20, trends=None):
     """The report's HTML text (what :func:`report` writes).
 
     Parameters
@@ -417,6 +417,8 @@ def render_html(df, *, title=None, top=20):
         Heading; "TwelveLabs upload sessions" by default.
     top : int, default 20
         Most rows in each session table.
+    trends : pandas.DataFrame, optional
+        A trend table (:func:`tlanalytics.trends`): adds a Trends section.
 
     Returns
     -------
@@ -461,6 +463,10 @@ def render_html(df, *, title=None, top=20):
                   '<h2 id="overview">Status and size overview</h2>', _status_section(df, s),
                   '<div class="panels">' + "".join(_figure(*p) for p in _panels(df)) + "</div>",
                   "<h2>Chunk configurations</h2>", _chunk_section(df)]
+    if trends is not None:  # the Trends section of a snapshot history
+        from .histviews import trends_html
+
+        parts.append(trends_html(trends))
     parts += ["<h2>Where the data came from</h2>", _table("source", ["What", "Value"], _source_rows(df, s))]
     glossary = "".join(f"<dt>{_e(t.name)}</dt><dd>{_e(t.definition)}</dd>" for t in metrics.GLOSSARY)
     body = "\n".join(parts)
@@ -473,7 +479,7 @@ def render_html(df, *, title=None, top=20):
             f"times in UTC.</p></footer></main></body></html>\n")
 
 
-def report(df, path, *, title=None):
+def report(df, path, *, title=None, trends=None):
     """Write a self-contained HTML report of an uploads frame.
 
     One file with no external assets (charts are embedded PNGs, styles are
@@ -492,6 +498,9 @@ def report(df, path, *, title=None):
         The HTML file to write (its folder must exist).
     title : str, optional
         Heading of the report; "TwelveLabs upload sessions" by default.
+    trends : pandas.DataFrame, optional
+        A trend table of a snapshot history (:func:`tlanalytics.trends`):
+        adds a Trends section before where the data came from.
 
     Returns
     -------
@@ -508,7 +517,7 @@ def report(df, path, *, title=None):
     >>> report(load_uploads(), "uploads.html")  # doctest: +SKIP
     PosixPath('uploads.html')
     """
-    text = render_html(df, title=title)
+    text = render_html(df, title=title, trends=trends)
     path = Path(path)
     path.write_text(text, encoding="utf-8")
     return path

@@ -202,6 +202,17 @@ class Simulator:
         """What the listing endpoint would serve now: listing fields only."""
         return [{k: s[k] for k in LISTING_FIELDS if k in s} for s in self.sessions()]
 
+    def set_sessions(self, uploads):
+        """Serve ``uploads`` (dicts as from :func:`generate_uploads`) from now on, in this order.
+
+        For tests that script what the listing shows between loads: sessions
+        completing, expiring, failing, vanishing and appearing.
+        """
+        with self._lock:
+            self._sessions = collections.OrderedDict((s["upload_id"], dict(s)) for s in uploads)
+            self._ordered = None
+            self._chunk_cache.clear()
+
     def persistent_ids(self):
         """Ids listed from the start that no churn removed: a correct load must return all of them."""
         removed = set(self.removed_ids)

@@ -207,6 +207,9 @@ class Explorer:
         see :func:`tlanalytics.metrics.urgency_order`) or a column name.
     top_n : int, default 20
         Initial number of rows in the table.
+    history : pandas.DataFrame, optional
+        A snapshot history (:func:`~tlanalytics.load_history`); adds a
+        History tab (:func:`~tlanalytics.history_tab`).
 
     Attributes
     ----------
@@ -229,7 +232,7 @@ class Explorer:
               ("Timeline", "plot_expiry_timeline", (9, 6)), ("Progress", "plot_progress", (8, 4.5)))
 
     def __init__(self, source, *, data=None, export_dir=None, inline_limit=256 * 1024, sort_by=_URGENCY,
-                 top_n=20):
+                 top_n=20, history=None):
         import ipywidgets as w
 
         if isinstance(source, pd.DataFrame):
@@ -295,6 +298,11 @@ class Explorer:
         self._tabs = w.Tab(children=[*self._plot_outs.values(),
                                      w.VBox([w.HBox([self._sort, self._direction, self._top]), self._table_out])],
                            titles=[name for name, _, _ in self._PLOTS] + ["Table"])
+        if history is not None:  # the History tab: trends of a snapshot history (tlanalytics.histviews)
+            from .histviews import history_tab
+
+            self._tabs.children = (*self._tabs.children, history_tab(history))
+            self._tabs.set_title(len(self._tabs.children) - 1, "History")
         buttons = [self._reset, self._export] + ([self._refresh] if self._loader else [])
         self._widget = w.VBox([
             w.HBox([self._status, self._chunks,
