@@ -53,7 +53,7 @@ def _flags(series):
 
 def _int(series):
     """Sum of a nullable integer column as a Python int (missing values skipped)."""
-    return int(series.sum(skipna=True)) if len(series) else 0
+    return sum(map(int, series.dropna())) if len(series) else 0  # Python ints: an int64 sum wraps past 2**63
 
 
 def _status_text(df):
