@@ -30,6 +30,7 @@ import math
 import os
 import re
 import threading
+import unicodedata
 import warnings
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,10 +86,22 @@ def _either(v):
     return {(v, False), (None, True)}
 
 
-def _text_outcomes(v):
+MAX_ID_CHARS = 1024  # documented in tlanalytics/_parse.py; real ids have 24 characters
+
+
+def _encodable(v):
+    """JSON's "\\udcff" escapes give lone surrogates, which UTF-8 (and pyarrow strings) cannot hold."""
+    return not any(0xD800 <= ord(c) <= 0xDFFF for c in v)
+
+
+def _text_outcomes(v, is_id=False):
     if v is None:
         return _BAD  # upload_id and status are not optional; reporting them missing is required
-    return _ok(v) if type(v) is str and v else _BAD
+    if type(v) is not str or not v or not _encodable(v):
+        return _BAD
+    if is_id and (len(v) > MAX_ID_CHARS or v in (".", "..") or any(unicodedata.category(c) == "Cc" for c in v)):
+        return _BAD  # not usable as one URL path segment: a dot segment, a control character, absurdly long
+    return _ok(v)
 
 
 def _int_outcomes(v, minimum):
@@ -132,7 +145,7 @@ def _time_outcomes(v):
 def _field_outcomes(item, field):
     v = item.get(field)
     if field in ("upload_id", "status"):
-        return _text_outcomes(v)
+        return _text_outcomes(v, is_id=field == "upload_id")
     if field in INT_FIELDS:
         return _int_outcomes(v, INT_FIELDS[field])
     return _time_outcomes(v)
@@ -188,7 +201,7 @@ def check_frame(df, items, caught, *, as_of=AS_OF):
     unknown = []
     for item in items:
         s = item.get("status") if isinstance(item, dict) else None
-        if type(s) is str and s and s not in schema.STATUSES and s not in unknown:
+        if type(s) is str and _text_outcomes(s) == _ok(s) and s not in schema.STATUSES and s not in unknown:
             unknown.append(s)
     for name in listing_derived:
         want = pd.CategoricalDtype(list(schema.STATUSES) + unknown) if name == "status" else SCHEMA_DTYPES[name]
@@ -276,17 +289,21 @@ IDS = st.one_of(
     st.sampled_from(["dup-a", "dup-b", "dup-a"]),  # the same id on several items
     st.text(min_size=1, max_size=12),  # any unicode
     st.sampled_from(["", " ", "\u00e9t\u00e9", "\U0001F4FC", "x" * 2000, "a\x00b", "'=1+1"]),
+    st.sampled_from([".", "..", "...", "a/b", "/", "../etc", "a\\b", "a?b#c", "%2e%2e", "\x01", "a\x7f", "a\x85b",
+                     "\u2028", "\udcff", "a\ud800b", "x" * MAX_ID_CHARS, "y" * (MAX_ID_CHARS + 1)]),
     WRONG_TYPES, st.integers(),
 )
 STATUSES = st.one_of(st.sampled_from(schema.STATUSES), st.sampled_from(schema.STATUSES),
-                     st.sampled_from(["paused", "ACTIVE", "", " ", "\u00e9chec"]), st.text(max_size=6),
+                     st.sampled_from(["paused", "ACTIVE", "", " ", "\u00e9chec", "\udcff", "a\x00b"]),
+                     st.text(max_size=6),
                      WRONG_TYPES, st.integers())
 
 
 def ints(minimum):
     return st.one_of(
         st.integers(minimum, 10**11), st.integers(minimum, 10**11),
-        st.sampled_from([0, 1, 5 * 2**20, 2**31, 2**53 + 1, I64 - 1, I64, -1]),
+        st.sampled_from([0, 1, 5 * 2**20, 2**31, 2**53 + 1, I64 - 1, I64, -1, 10**400, -(10**400), 2**64]),
+        st.sampled_from([1e308, -1e308, 1e300, "9" * 400, "5", True, False]),
         st.integers(-(2**80), -1), st.integers(I64, 2**90),
         st.booleans(), st.sampled_from([5.0, 1e20, -0.0, 0.5, 2.0**63, float("inf"), float("nan")]),
         st.floats(), st.text(alphabet="0123456789-.e", max_size=6), WRONG_TYPES,
@@ -321,6 +338,12 @@ TIMESTAMPS = st.one_of(
         "2025-12-01T10:00:00Z".translate({ord(d): 0xFF10 + int(d) for d in "0123456789"}),  # fullwidth digits
         "\u0662\u0660\u0662\u0665-12-01T10:00:00Z",  # Arabic-Indic digits in the year
         "2025-12-01T10:00:00\u200bZ", "Mon, 01 Dec 2025 10:00:00 GMT", "1764583200", "now", "NaT", "null",
+        # outside pandas' range, and absurd offsets
+        "0001-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "10000-01-01T00:00:00Z",
+        "-0001-01-01T00:00:00Z", "+10000-01-01T00:00:00Z", "1677-09-21T00:12:43Z", "2262-04-11T23:47:17Z",
+        "2025-12-01T10:00:00+99:99", "2025-12-01T10:00:00-23:59", "2025-12-01T10:00:00+2400:00",
+        "2025-12-01T10:00:00+23:59:59", "2262-04-11T23:47:16-00:01", "1677-09-21T00:12:44+00:01",
+        "2025-12-01T10:00:00." + "7" * 5000 + "Z", "2025-12-01T10:00:00Z" + " " * 1000, "\udcff",
     ]),
     st.text(max_size=25), st.integers(), st.floats(), WRONG_TYPES,
 )
@@ -435,6 +458,8 @@ def encoded_pages(draw):
             pages.append(body)
             continue
         text = json.dumps(body, ensure_ascii=draw(st.booleans()))
+        if not _encodable(text):  # a lone surrogate travels as a "\\udcff" escape, never raw
+            text = json.dumps(body)
         raw = text.encode("utf-8")
         pages.append({"bytes": raw, "str": text, "bytearray": bytearray(raw), "memoryview": memoryview(raw)}[form])
     return pages, items, garbage_at
@@ -522,7 +547,7 @@ def fuzz_server():
 
 def _usable_id(item):
     uid = item.get("upload_id") if isinstance(item, dict) else None
-    return uid if type(uid) is str and uid else None
+    return uid if type(uid) is str and _text_outcomes(uid, is_id=True) == _ok(uid) else None
 
 
 def _dedup(items):
