@@ -179,7 +179,8 @@ def _parse_column(name, cells, lines, spec, hours=False, recorded=True):
     kind, dtype = spec["kind"], _dtype(spec)
 
     def bad(i, what):
-        raise FileFormatError(f"Column `{name}`, line {lines[i]}: {cells[i]!r} is not {what}.")
+        cell = cells[i] if len(cells[i]) <= 80 else cells[i][:80] + f"... ({len(cells[i])} characters)"
+        raise FileFormatError(f"Column `{name}`, line {lines[i]}: {cell!r} is not {what}.")
 
     present = [i for i, c in enumerate(cells) if c != ""]
     values = [None] * len(cells)
