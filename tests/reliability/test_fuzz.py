@@ -632,3 +632,254 @@ def test_the_loader_over_http_returns_every_item_or_a_typed_error(case, fuzz_ser
             return
     pytest.fail(f"the loader returned {len(df)} rows ({got[:6]}...) for {len(items)} items in {len(pages)} pages "
                 f"of {limit}; page_info {infos}")
+
+
+# --- every other entry point: both parse paths, status bodies, chunk pages, recompute, key figures ---------------
+
+from tlanalytics import _fastparse  # noqa: E402
+from tlanalytics.errors import InvalidArgumentError  # noqa: E402
+from tlanalytics.frame import chunks_frame, join_progress, recompute  # noqa: E402
+from tlanalytics.reporting import summarize  # noqa: E402
+
+ASCII_HOSTILE_IDS = st.sampled_from([".", "..", "...", "a/b", "/", "a.b", "x" * MAX_ID_CHARS, "y" * (MAX_ID_CHARS + 1),
+                                     "%2e", " ", "a b"])
+
+
+@st.composite
+def regular_items(draw):
+    """Items the fast path takes (all fields, right JSON types, ASCII), some with ids or values it must refuse."""
+    uid = draw(st.one_of(st.text(alphabet="0123456789abcdef", min_size=24, max_size=24), ASCII_HOSTILE_IDS))
+    ts = st.one_of(st.just("2025-12-01T10:00:00Z"), st.sampled_from(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                                                                      "2025-12-01T10:00:00+99:99",
+                                                                      "2262-04-11T23:47:17Z"]))
+    return {"upload_id": uid, "status": draw(st.sampled_from(["active", "expired", "odd"])),
+            "total_size": draw(st.sampled_from([1, 2**62, I64 - 1, -1])), "chunk_size": draw(st.sampled_from([1, 5])),
+            "total_chunks": draw(st.integers(0, 3)), "created_at": draw(ts), "expires_at": draw(ts)}
+
+
+RAW_PAGES = st.sampled_from([
+    b'{"data": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}",  # nested deeper than Python's stack
+    b'{"data": [{"upload_id": "\xff\xfe", "status": "active"}]}',  # invalid UTF-8
+    b'{"data": [{"upload_id": "a\x00b", "status": "active"}]}',  # a raw NUL in a string: not JSON
+    b'{"data": [{"upload_id": "a\\u0000b", "status": "active"}]}',  # an escaped one: JSON, a bad id
+    b'{"data": [{"upload_id": "\\udcff", "status": "\\ud800"}]}',  # lone surrogates
+    b'{"data": [{"upload_id": "u", "total_size": 1' + b"0" * 400 + b'}]}',  # a 401-digit integer
+    b'{"data": [{"upload_id": "u", "total_size": 1e308, "chunk_size": -1e308}]}',
+])
+
+
+def _outcome(pages, fast):
+    """(("frame", warning messages) or ("error", type, page, field), frame or None, warnings) of one path."""
+    with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mp.setattr(_fastparse, "ENABLED", fast)
+        try:
+            df = frame_from_pages(iter(pages), as_of=AS_OF)
+        except TLAnalyticsError as exc:
+            return ("error", type(exc), exc.page, getattr(exc, "field", None)), None, caught
+    assert {w.category for w in caught} <= {MalformedItemWarning}
+    return ("frame", [str(w.message) for w in caught]), df, caught
+
+
+_NOT_JSON = (b"[" * 1000, b"\xff\xfe", b"a\x00b")  # deep nesting, invalid UTF-8, a raw NUL: the page is not JSON
+
+
+@settings(PURE, max_examples=60 * SCALE)
+@given(groups=st.lists(st.one_of(st.lists(regular_items(), min_size=1, max_size=6), RAW_PAGES), max_size=5))
+def test_both_parse_paths_agree_on_hostile_pages(groups, fuzz_counts):
+    fuzz_counts["both_parse_paths"] = fuzz_counts.get("both_parse_paths", 0) + 1
+    pages = [g if isinstance(g, bytes) else json.dumps({"data": g}).encode() for g in groups]
+    (fast, df_fast, caught), (slow, df_slow, _) = _outcome(pages, True), _outcome(pages, False)
+    assert fast == slow
+    broken = [i for i, g in enumerate(groups, start=1) if isinstance(g, bytes) and any(m in g for m in _NOT_JSON)]
+    if broken:
+        assert fast == ("error", ResponseFormatError, broken[0], "data")
+        return
+    pd.testing.assert_frame_equal(df_fast, df_slow)
+    assert df_fast.attrs == df_slow.attrs
+    if not any(isinstance(g, bytes) for g in groups):
+        check_frame(df_fast, [it for g in groups for it in g], caught)
+
+
+PROGRESS_INTS = ("uploaded_size", "chunks_completed", "chunks_failed", "chunks_pending")
+GOOD_ITEM = {"status": "active", "total_size": 100, "chunk_size": 50, "total_chunks": 2,
+             "created_at": "2025-12-01T10:00:00Z", "expires_at": "2025-12-01T18:00:00Z"}
+
+
+@st.composite
+def status_bodies(draw):
+    """A status body with hostile values, a body that is not an object, or None (404: vanished)."""
+    roll = draw(st.integers(0, 12))
+    if roll == 0:
+        return None
+    if roll == 1:
+        return draw(NOT_OBJECTS.filter(lambda v: v is not None))
+    body = {}
+    for key in PROGRESS_INTS:
+        if draw(st.integers(0, 5)):
+            body[key] = draw(ints(0))
+    if draw(st.integers(0, 5)):
+        body["updated_at"] = draw(TIMESTAMPS)
+    return body
+
+
+def _value(v):
+    return None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v
+
+
+@settings(PURE, max_examples=100 * SCALE)
+@given(bodies=st.lists(status_bodies(), max_size=10), strict=st.booleans())
+def test_join_progress_keeps_every_row_typed_or_reported(bodies, strict, fuzz_counts):
+    fuzz_counts["join_progress"] = fuzz_counts.get("join_progress", 0) + 1
+    items = [dict(GOOD_ITEM, upload_id=f"u{i}") for i in range(len(bodies) + 1)]  # the last one has no body
+    df = build_frame(items, as_of=AS_OF)
+    statuses = {f"u{i}": b for i, b in enumerate(bodies)}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = join_progress(df, statuses, as_of=AS_OF)
+    assert len(out) == len(items) and out["upload_id"].tolist() == df["upload_id"].tolist()
+    must, may = set(), set()
+    for row, body in enumerate(bodies + [None]):
+        got = {k: _value(out[k].iloc[row]) for k in PROGRESS_INTS}
+        vanished = _value(out["vanished"].iloc[row])
+        vanished = None if vanished is None else bool(vanished)
+        if row == len(bodies):
+            assert vanished is None and all(v is None for v in got.values())
+            continue
+        if not isinstance(body, dict):
+            assert vanished is (body is None) and all(v is None for v in got.values())
+            if body is not None:
+                must.add(row)
+            continue
+        assert vanished is False
+        for key in PROGRESS_INTS:
+            allowed = _int_outcomes(body[key], 0) if key in body else _BAD
+            flags = {flag for value, flag in allowed if value == got[key]}
+            assert flags, (row, key, body.get(key), got[key])
+            (must if flags == {True} else may if True in flags else set()).add(row)
+        stamp = out["last_activity"].iloc[row]
+        allowed = _time_outcomes(body.get("updated_at"))
+        flags = {flag for value, flag in allowed if value == (None if pd.isna(stamp) else stamp.value)}
+        assert flags, (row, body.get("updated_at"), stamp)
+        (must if flags == {True} else may if True in flags else set()).add(row)
+    n = out.attrs["progress_malformed_rows"]
+    assert len(must) <= n <= len(must | may)
+    assert len([w for w in caught if issubclass(w.category, MalformedItemWarning)]) == (1 if n else 0)
+    assert {w.category for w in caught} <= {MalformedItemWarning}
+    if strict:
+        if n:
+            with pytest.raises(ResponseFormatError):
+                join_progress(df, statuses, as_of=AS_OF, strict=True)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                pd.testing.assert_frame_equal(join_progress(df, statuses, as_of=AS_OF, strict=True), out)
+
+
+CHUNK_STATUS_VALUES = st.one_of(st.sampled_from(["completed", "pending", "failed"]), STATUSES)
+
+
+@st.composite
+def chunk_items(draw):
+    if draw(st.integers(0, 15)) == 0:
+        return draw(NOT_OBJECTS)
+    item = {}
+    for key, strategy in (("index", ints(1)), ("status", CHUNK_STATUS_VALUES), ("uploaded_at", TIMESTAMPS),
+                          ("updated_at", TIMESTAMPS), ("error", st.one_of(st.none(), IDS))):
+        if draw(st.integers(0, 6)):
+            item[key] = draw(strategy)
+    return item
+
+
+def _chunk_outcomes(item, key):
+    v = item.get(key)
+    if key == "index":
+        return _int_outcomes(v, 1)
+    if key == "status":
+        return _text_outcomes(v)
+    if key == "error":
+        return _NULL if v is None else _text_outcomes(v)
+    return _time_outcomes(v)
+
+
+@settings(PURE, max_examples=100 * SCALE)
+@given(items=st.lists(chunk_items(), max_size=12))
+def test_chunks_frame_keeps_every_chunk_typed_or_reported(items, fuzz_counts):
+    fuzz_counts["chunks_frame"] = fuzz_counts.get("chunks_frame", 0) + 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = chunks_frame(items)
+    assert len(df) == len(items) and list(df.columns) == ["index", "status", "uploaded_at", "updated_at", "error"]
+    assert str(df["index"].dtype) == "Int64" and str(df["uploaded_at"].dtype) == "datetime64[ns, UTC]"
+    assert str(df["updated_at"].dtype) == "datetime64[ns, UTC]" and isinstance(df["error"].dtype, pd.StringDtype)
+    # rows come back sorted by index (nulls last, stable): match each item to its row
+    keyed = []
+    for pos, item in enumerate(items):
+        idx = {v for v, _ in _chunk_outcomes(item, "index")} if isinstance(item, dict) else {None}
+        keyed.append((min((v for v in idx if v is not None), default=None), pos, item))
+    must, may = 0, 0
+    rows = {i: {c: _value(df[c].iloc[i]) for c in df.columns} for i in range(len(df))}
+    order = sorted(keyed, key=lambda t: (t[0] is None, t[0] if t[0] is not None else 0, t[1]))
+    for row, (_, _, item) in enumerate(order):
+        got = rows[row]
+        if not isinstance(item, dict):
+            assert all(v is None for v in got.values()), (item, got)
+            must += 1
+            continue
+        flags_row = set()
+        for key in ("index", "status", "uploaded_at", "updated_at", "error"):
+            value = got[key]
+            value = value.value if isinstance(value, pd.Timestamp) else value
+            value = str(value) if key == "status" and value is not None else value
+            flags = {flag for v, flag in _chunk_outcomes(item, key) if v == value}
+            assert flags, (row, key, item.get(key), value)
+            flags_row |= {("must" if flags == {True} else "may" if True in flags else "ok")}
+        must += "must" in flags_row
+        may += "may" in flags_row and "must" not in flags_row
+    n = df.attrs["malformed_rows"]
+    assert must <= n <= must + may
+    assert len([w for w in caught if issubclass(w.category, MalformedItemWarning)]) == (1 if n else 0)
+    if n:
+        with pytest.raises(ResponseFormatError):
+            chunks_frame(items, strict=True)
+
+
+AS_OF_VALUES = st.one_of(
+    st.datetimes(timezones=st.just(None) | st.timezones()),
+    st.sampled_from(["0001-01-01", "9999-12-31T23:59:59Z", "10000-01-01", "-0001-01-01", "1677-09-21T00:12:44Z",
+                     "2262-04-11T23:47:16Z", "2025-12-01T10:00:00+99:99", "now", "", "x" * (1 << 20)]),
+    st.integers(-(2**70), 2**70), st.floats(), st.booleans(), st.none(), st.lists(st.integers(), max_size=1),
+)
+
+
+@settings(PURE, max_examples=100 * SCALE)
+@given(items=st.lists(listing_items(), max_size=6), moment=AS_OF_VALUES)
+def test_recompute_for_any_moment_or_a_typed_error(items, moment, fuzz_counts):
+    fuzz_counts["recompute"] = fuzz_counts.get("recompute", 0) + 1
+    df, _ = _build(build_frame, items, as_of=AS_OF)
+    try:
+        out = recompute(df, moment)
+    except InvalidArgumentError as exc:
+        assert "as_of" in str(exc)
+        return
+    assert len(out) == len(df) and list(out.columns) == list(df.columns)
+    assert out["upload_id"].equals(df["upload_id"]) and out.attrs["malformed_rows"] == df.attrs["malformed_rows"]
+    _check_derived(_columns(out), out.attrs["as_of"])  # the oracle's derived values for that moment
+    assert out.attrs["as_of"].unit == "ns" and out.attrs["as_of"].tz is not None
+
+
+@PURE
+@given(items=st.lists(listing_items(), max_size=10), now=st.one_of(st.none(), AS_OF_VALUES))
+def test_key_figures_of_any_frame(items, now, fuzz_counts):
+    fuzz_counts["summarize"] = fuzz_counts.get("summarize", 0) + 1
+    df, _ = _build(build_frame, items, as_of=AS_OF)
+    try:
+        kpis = summarize(df, now=now)
+    except InvalidArgumentError:
+        assert now is not None  # only a bad moment may fail
+        return
+    sizes = [v for v in _columns(df)["total_size"] if v is not None]
+    assert kpis["sessions"] == len(items) == sum(kpis["status_counts"].values())
+    assert kpis["total_bytes"] == sum(sizes)  # exact, even past 2**63 (no int64 wrap-around)
+    assert all(type(v) is int and v >= 0 for k, v in kpis.items() if k.startswith("expiring_"))
+    assert kpis["expiring_24h_bytes"] <= kpis["total_bytes"]
