@@ -417,6 +417,8 @@ def test_hostile_values_are_served_as_given(sim):
         {"upload_id": None, "status": "active"},  # a repeated id is kept, not merged
         {"upload_id": 7, "status": RawJSON("[" * 50_000 + "]" * 50_000)},
         {"upload_id": "bad-utf8", "status": RawJSON(b'"\xff\xfe"')},
+        {"upload_id": "huge-counters", "total_chunks": 10**7, "chunks_completed": 5 * 10**6, "chunks_failed": 4 * 10**6,
+         "created_at": "2025-12-01T10:00:00Z", "updated_at": "2025-12-01T11:00:00Z"},
         {"upload_id": "own-chunks", "status": "active", "chunks_completed": 1, "chunks_failed": 0,
          "uploaded_chunks": [{"index": 10**30, "status": "completed", "uploaded_at": "9999-12-31T23:59:59Z"},
                              "not an object"]},
@@ -430,10 +432,10 @@ def test_hostile_values_are_served_as_given(sim):
             r.json()  # not UTF-8 and nested too deep: that is the point
         clean = json.loads(body.replace(b'"\xff\xfe"', b'"x"').replace(b"[" * 50_000 + b"]" * 50_000, b'"deep"'))
         data = clean["data"]
-        assert len(data) == 6 and clean["page_info"]["total_results"] == 6
+        assert len(data) == 7 and clean["page_info"]["total_results"] == 7
         assert data[0]["total_size"] == 10**400 and data[0]["total_chunks"] == 1e308
         assert data[0]["created_at"] == "0001-01-01T00:00:00Z" and data[1]["status"] == "\udcff"
-        assert [d["upload_id"] for d in data] == ["a/b", None, None, 7, "bad-utf8", "own-chunks"]
+        assert [d["upload_id"] for d in data] == ["a/b", None, None, 7, "bad-utf8", "huge-counters", "own-chunks"]
 
         def status(uid):
             return requests.get(f"{s.base_url}{LIST}/{uid}", headers={"x-api-key": "k"}, timeout=10)
@@ -447,4 +449,6 @@ def test_hostile_values_are_served_as_given(sim):
         assert own["uploaded_chunks"][0]["index"] == 10**30 and own["uploaded_chunks"][1] == "not an object"
         assert own["page_info"]["total_results"] == 2
         assert status("7").status_code == 404  # an id that is not a string cannot be addressed
+        huge = status("huge-counters").json()  # past MAX_CHUNKS no chunks are drawn (that took minutes)
+        assert huge["uploaded_chunks"] == [] and huge["chunks_pending"] == 10**6
         assert not [e for e in s.request_log if e[2] == 500]

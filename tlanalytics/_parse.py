@@ -288,7 +288,8 @@ def parse_ints(vals, field, problems, rows, uids, *, minimum=0):
             problems.add(rows[i], uids[i], field, kind)
             mask[i] = True
         elif not minimum <= v < 2**63:
-            problems.add(rows[i], uids[i], field, f"must be >= {minimum} and fit in 64 bits, got {v}")
+            shown = v if -(10**40) < v < 10**40 else f"an integer of {v.bit_length()} bits"  # str() of 5000 digits raises
+            problems.add(rows[i], uids[i], field, f"must be >= {minimum} and fit in 64 bits, got {shown}")
             mask[i] = True
         else:
             out[i] = v

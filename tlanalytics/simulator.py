@@ -44,6 +44,8 @@ FAULT_KINDS = ("500", "429", "429-no-retry-after", "drop", "truncate", "nonjson"
 _PREFIX = "/v1.3/assets/multipart-uploads"
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _DOCS = "https://docs.twelvelabs.io/v1.3/api-reference/error-codes"
+#: Most chunks a session gets generated chunk items for (10 GB in 5 MiB chunks is 2,048).
+MAX_CHUNKS = 100_000
 #: Entries :attr:`Simulator.request_log` keeps: the newest, older ones are dropped.
 REQUEST_LOG_SIZE = 10_000
 
@@ -369,7 +371,8 @@ class Simulator:
                 plan = self._chunk_cache[upload_id] = _chunk_plan(s)
         done, failed = s.get("chunks_completed"), s.get("chunks_failed")
         n = len(plan[0])
-        pending = n - done - failed if all(type(v) is int for v in (done, failed)) else None
+        total = s.get("total_chunks")
+        pending = total - done - failed if all(type(v) is int for v in (done, failed, total)) else None
         return {
             "upload_id": s.get("upload_id"), "status": s.get("status"),
             "uploaded_chunks": _chunk_items(s, plan, (page - 1) * limit, min(n, page * limit)),
@@ -431,6 +434,10 @@ def _chunk_plan(s):
     """(chunk states or the session's own chunk items, created, updated) of a session, cached per session."""
     if isinstance(s.get("uploaded_chunks"), list):
         return s["uploaded_chunks"], None, None
+    counts = [s.get(k) for k in ("total_chunks", "chunks_completed", "chunks_failed")]
+    if not all(type(c) is int for c in counts) or not 0 <= counts[1] + counts[2] <= counts[0] <= MAX_CHUNKS \
+            or min(counts) < 0:
+        return [], None, None  # hostile counters: no chunks (drawing them could take minutes), counters as given
     try:
         states = chunk_states(s)
         created = datetime.fromisoformat(s["created_at"].replace("Z", "+00:00"))
