@@ -330,7 +330,8 @@ def _texts_ok(vals, is_id):
     if "" in vals or not joined.isascii():
         return False  # the per-value check decides
     if is_id:
-        return not (_UNSAFE_ID.search(joined) or "." in vals or ".." in vals
+        codes = np.frombuffer(joined.encode("ascii"), np.uint8)  # ASCII here: C0 controls and DEL only
+        return not (((codes < 32) | (codes == 127)).any() or "." in vals or ".." in vals
                     or (len(joined) > MAX_ID_CHARS and max(map(len, vals)) > MAX_ID_CHARS))
     return True
 
