@@ -11,7 +11,11 @@ the row is kept with nulls where the value was bad, ``df.attrs["malformed_rows"]
 counts such rows, ``df.attrs["malformed"]`` lists the first few problems, and
 one :class:`~tlanalytics.errors.MalformedItemWarning` is emitted per call.
 ``strict=True`` raises :class:`~tlanalytics.errors.ResponseFormatError` at the
-first problem instead.
+first problem instead. Bad values: wrong types, timestamps that are not RFC 3339
+or lie outside 1677-2262, integers below the field's minimum or past 64 bits,
+text UTF-8 cannot encode (lone surrogates), and ``upload_id`` values that cannot
+be one URL path segment (``.``, ``..``, control characters, longer than
+:data:`~tlanalytics._parse.MAX_ID_CHARS`); see :func:`tlanalytics._parse.text_problem`.
 """
 
 from __future__ import annotations
