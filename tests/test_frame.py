@@ -523,6 +523,10 @@ def test_status_body_that_is_not_an_object():
 _NS_MIN, _NS_MAX = 0, 4_102_444_800 * 10**9  # 1970 .. 2100
 
 
+# Text that makes a good upload_id: no control characters or lone surrogates.
+_ID_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=8)
+
+
 @st.composite
 def timestamps(draw):
     """(RFC 3339 text, expected UTC Timestamp) in any form."""
@@ -555,7 +559,7 @@ def valid_items(draw, max_size=30):
         chunk = draw(st.integers(1, 2**40))
         created = draw(st.none() | timestamps())
         expires = draw(st.none() | timestamps())
-        it = {"upload_id": draw(st.text(min_size=1, max_size=8)) + f"-{i}",
+        it = {"upload_id": draw(_ID_TEXT) + f"-{i}",
               "status": draw(st.sampled_from([*STATUSES, "paused"])), "total_size": total, "chunk_size": chunk,
               "total_chunks": draw(st.integers(0, 2**40)), "created_at": created and created[0],
               "expires_at": expires and expires[0]}

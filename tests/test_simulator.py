@@ -330,3 +330,125 @@ def test_official_sdk_pages_and_parses_everything():
             twelvelabs.TwelveLabs(api_key="nope", base_url=sim.base_url).multipart_upload.list_incomplete_uploads()
         with pytest.raises(twelvelabs.errors.NotFoundError):
             list(client.multipart_upload.get_status("missing"))
+
+
+# --- bounded log, quiet resets, constant-time key check, hostile values ----------------------
+
+def test_request_log_keeps_only_the_newest_requests(monkeypatch):
+    from tlanalytics import simulator
+
+    monkeypatch.setattr(simulator, "REQUEST_LOG_SIZE", 5)
+    with Simulator(generate_uploads(30, seed=1, now=NOW)) as s:
+        for page in range(1, 9):
+            assert get(s, page=page, page_limit=3).status_code == 200
+        log = s.request_log
+        assert isinstance(log, list) and len(log) == 5 and s.requests == 8
+        assert [path.rpartition("page=")[2].split("&")[0] for _, path, _, _ in log] == ["4", "5", "6", "7", "8"]
+        s.reset_stats()
+        assert s.request_log == [] and s.requests == 0
+        get(s)
+        assert len(s.request_log) == 1
+    assert simulator.REQUEST_LOG_SIZE == 5 and Simulator([])._log.maxlen == 5
+    monkeypatch.undo()
+    assert Simulator([])._log.maxlen == simulator.REQUEST_LOG_SIZE == 10_000
+
+
+def _reset_after_request(sim, path):
+    """Send a request and reset the connection (RST) before the answer is written."""
+    sock = socket.create_connection(("127.0.0.1", sim.port), timeout=5)
+    sock.sendall(f"GET /v1.3{path} HTTP/1.1\r\nHost: x\r\nx-api-key: {sim.api_key}\r\n\r\n".encode())
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()
+
+
+def test_a_client_that_resets_is_logged_at_debug_not_printed(capfd, caplog):
+    big = [{"upload_id": "x" * (4 << 20), "status": "active"}]  # a 4 MB answer: writing it hits the reset
+    caplog.set_level("DEBUG", logger="tlanalytics.simulator")
+    with Simulator(big, latency=0.3) as s:
+        _reset_after_request(s, LIST)
+        _reset_after_request(s, LIST)
+        deadline = time.monotonic() + 10
+        while not any("went away" in r.getMessage() for r in caplog.records) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert get(s, page_limit=1).status_code == 200  # still serving
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception occurred" not in err
+    gone = [r for r in caplog.records if "went away" in r.getMessage()]
+    assert gone and all(r.levelname == "DEBUG" for r in gone)
+    assert not [r for r in caplog.records if r.levelno >= 40]
+
+
+def test_the_key_is_compared_in_constant_time(sim, monkeypatch):
+    import hmac
+
+    from tlanalytics import simulator
+
+    calls, real = [], hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(simulator.hmac, "compare_digest", spy)
+    key = sim.api_key
+    assert get(sim, key=key).status_code == 200
+    assert get(sim, key=key[:-1] + ("0" if key[-1] != "0" else "1")).status_code == 403  # same length, last char off
+    assert get(sim, key=key + "x").status_code == 403
+    assert calls and all(isinstance(a, bytes) and b == key.encode() for a, b in calls)
+    # a header that is not ASCII (compare_digest refuses non-ASCII str) is a 403, not a 500
+    raw = socket.create_connection(("127.0.0.1", sim.port), timeout=5)
+    raw.sendall(b"GET /v1.3/assets/multipart-uploads HTTP/1.1\r\nHost: x\r\nx-api-key: \xe9\xff\r\n"
+                b"Connection: close\r\n\r\n")
+    answer = b""
+    while chunk := raw.recv(65536):
+        answer += chunk
+    raw.close()
+    assert answer.startswith(b"HTTP/1.1 403") and b"api_key_invalid" in answer
+
+
+def test_hostile_values_are_served_as_given(sim):
+    from tlanalytics.simulator import RawJSON
+
+    items = [
+        {"upload_id": "a/b", "status": "active", "total_size": 10**400, "chunk_size": -1, "total_chunks": 1e308,
+         "created_at": "0001-01-01T00:00:00Z", "expires_at": "10000-01-01T00:00:00Z",
+         "chunks_completed": "3", "chunks_failed": None, "uploaded_size": True, "updated_at": [1]},
+        {"upload_id": None, "status": "\udcff"},
+        {"upload_id": None, "status": "active"},  # a repeated id is kept, not merged
+        {"upload_id": 7, "status": RawJSON("[" * 50_000 + "]" * 50_000)},
+        {"upload_id": "bad-utf8", "status": RawJSON(b'"\xff\xfe"')},
+        {"upload_id": "huge-counters", "total_chunks": 10**7, "chunks_completed": 5 * 10**6, "chunks_failed": 4 * 10**6,
+         "created_at": "2025-12-01T10:00:00Z", "updated_at": "2025-12-01T11:00:00Z"},
+        {"upload_id": "own-chunks", "status": "active", "chunks_completed": 1, "chunks_failed": 0,
+         "uploaded_chunks": [{"index": 10**30, "status": "completed", "uploaded_at": "9999-12-31T23:59:59Z"},
+                             "not an object"]},
+    ]
+    with Simulator(items, api_key="k") as s:
+        r = requests.get(s.base_url + LIST, headers={"x-api-key": "k"}, params={"page_limit": 50}, timeout=10)
+        assert r.status_code == 200
+        body = r.content
+        assert b'"\xff\xfe"' in body and b"[" * 50_000 in body
+        with pytest.raises((ValueError, RecursionError)):
+            r.json()  # not UTF-8 and nested too deep: that is the point
+        clean = json.loads(body.replace(b'"\xff\xfe"', b'"x"').replace(b"[" * 50_000 + b"]" * 50_000, b'"deep"'))
+        data = clean["data"]
+        assert len(data) == 7 and clean["page_info"]["total_results"] == 7
+        assert data[0]["total_size"] == 10**400 and data[0]["total_chunks"] == 1e308
+        assert data[0]["created_at"] == "0001-01-01T00:00:00Z" and data[1]["status"] == "\udcff"
+        assert [d["upload_id"] for d in data] == ["a/b", None, None, 7, "bad-utf8", "huge-counters", "own-chunks"]
+
+        def status(uid):
+            return requests.get(f"{s.base_url}{LIST}/{uid}", headers={"x-api-key": "k"}, timeout=10)
+
+        st = status("a%2Fb")  # a "/" in an id is addressed percent-encoded
+        assert st.status_code == 200
+        assert st.json()["uploaded_size"] is True and st.json()["updated_at"] == [1]
+        assert st.json()["chunks_completed"] == "3" and st.json()["chunks_pending"] is None
+        assert st.json()["uploaded_chunks"] == []
+        own = status("own-chunks").json()
+        assert own["uploaded_chunks"][0]["index"] == 10**30 and own["uploaded_chunks"][1] == "not an object"
+        assert own["page_info"]["total_results"] == 2
+        assert status("7").status_code == 404  # an id that is not a string cannot be addressed
+        huge = status("huge-counters").json()  # past MAX_CHUNKS no chunks are drawn (that took minutes)
+        assert huge["uploaded_chunks"] == [] and huge["chunks_pending"] == 10**6
+        assert not [e for e in s.request_log if e[2] == 500]

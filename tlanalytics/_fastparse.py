@@ -257,6 +257,18 @@ def _timestamps(arr):
     return ns
 
 
+def _ids_ok(off, data):
+    """Whether no id (ASCII here) is one that :func:`tlanalytics._parse.text_problem` reports."""
+    if ((data < 32) | (data == 127)).any():  # control characters
+        return False
+    lens = np.diff(off)
+    if (lens > _parse.MAX_ID_CHARS).any():
+        return False
+    short = np.flatnonzero(lens <= 2)  # '.' and '..'
+    return not short.size or not (data[off[short]] == 46).any() or all(
+        data[off[i]:off[i + 1]].tobytes().strip(b".") for i in short.tolist())
+
+
 def _typed_chunk(collector, segs):
     """(parts by field, status codes, rows) of a chunk when no value of it is malformed, else None.
 
@@ -272,6 +284,8 @@ def _typed_chunk(collector, segs):
     st_off, _ = _strings(status)
     if n and ((np.diff(uid_off) == 0).any() or (np.diff(st_off) == 0).any()):
         return None  # empty strings are reported
+    if n and not _ids_ok(uid_off, uid_data):
+        return None  # ids that _parse.text_problem reports
     parts = {}
     for (f, minimum), arr in zip(_parse._INTS, cols[2:5]):
         parts[f] = _ints(arr, minimum)

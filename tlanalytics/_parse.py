@@ -24,6 +24,11 @@ NAT = np.iinfo(np.int64).min
 _TS_MIN = -9223372036854775807  # pd.Timestamp.min.value
 _TS_MAX = 9223372036854775807  # pd.Timestamp.max.value
 _MAX_RECORDS = 20
+#: Longest ``upload_id`` kept (real ids have 24 characters); longer ones are reported and nulled.
+MAX_ID_CHARS = 1024
+# Characters an id may not contain: control characters (C0 with NUL, DEL, C1). A "/" is kept: it is
+# percent-encoded in a URL path segment; "." and ".." are not (URL normalisation removes them).
+_UNSAFE_ID = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _FEW = 32  # below this many rows, the per-row timestamp parser beats the vectorised one
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -283,21 +288,66 @@ def parse_ints(vals, field, problems, rows, uids, *, minimum=0):
             problems.add(rows[i], uids[i], field, kind)
             mask[i] = True
         elif not minimum <= v < 2**63:
-            problems.add(rows[i], uids[i], field, f"must be >= {minimum} and fit in 64 bits, got {v}")
+            shown = v if -(10**40) < v < 10**40 else f"an integer of {v.bit_length()} bits"  # str() of 5000 digits raises
+            problems.add(rows[i], uids[i], field, f"must be >= {minimum} and fit in 64 bits, got {shown}")
             mask[i] = True
         else:
             out[i] = v
     return out, mask
 
 
-def parse_ids(vals, field, problems, rows, arrow=False):
-    """Non-empty strings (anything else -> null) as an object array, or a pyarrow array when ``arrow``."""
-    if set(map(type, vals)) != {str} or "" in vals:
+def text_problem(v, *, is_id=False):
+    """Why ``v`` is not a usable text value (None when it is).
+
+    Text must be a non-empty string that UTF-8 can encode (JSON lets a lone
+    surrogate through as ``"\\udcff"``). An id must also be usable as one
+    (percent-encoded) URL path segment: at most :data:`MAX_ID_CHARS`
+    characters, not ``.`` or ``..``, and no control character (NUL included).
+    """
+    if v.__class__ is not str:
+        return "missing" if v is None else f"expected a string, got {type(v).__name__}"
+    if not v:
+        return "empty"
+    if not v.isascii():
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"not encodable as UTF-8 (a lone surrogate): {v[:40]!r}"
+    if is_id:
+        if len(v) > MAX_ID_CHARS:
+            return f"longer than {MAX_ID_CHARS} characters ({len(v)})"
+        if v in (".", "..") or _UNSAFE_ID.search(v):
+            return f"not usable as a URL path segment: {v[:40]!r}"
+    return None
+
+
+def _texts_ok(vals, is_id):
+    """Whether every value of ``vals`` is good text (fast check for the common case)."""
+    try:
+        joined = " ".join(vals)
+    except TypeError:  # a value is not a string
+        return False
+    if "" in vals or not joined.isascii():
+        return False  # the per-value check decides
+    if is_id:
+        codes = np.frombuffer(joined.encode("ascii"), np.uint8)  # ASCII here: C0 controls and DEL only
+        return not (((codes < 32) | (codes == 127)).any() or "." in vals or ".." in vals
+                    or (len(joined) > MAX_ID_CHARS and max(map(len, vals)) > MAX_ID_CHARS))
+    return True
+
+
+def parse_ids(vals, field, problems, rows, arrow=False, uids=None):
+    """Good text (see :func:`text_problem`; anything else -> null) as an object array, or pyarrow when ``arrow``.
+
+    ``uids`` (the row's upload ids, for reports) is None when ``vals`` are the ids themselves.
+    """
+    is_id = uids is None
+    if not _texts_ok(vals, is_id):
         vals = list(vals)
         for i, v in enumerate(vals):
-            if v.__class__ is not str or not v:
-                kind = "missing" if v is None else "empty" if v == "" else f"expected a string, got {type(v).__name__}"
-                problems.add(rows[i], None, field, kind)
+            problem = text_problem(v, is_id=is_id)
+            if problem is not None:
+                problems.add(rows[i], None if is_id else uids[i], field, problem)
                 vals[i] = None
     if arrow:
         import pyarrow as pa
@@ -319,12 +369,17 @@ class StatusCodes:
         except (KeyError, TypeError):
             pass
         out = np.full(len(vals), -1, np.int32)
+        codes = self.codes
         for i, v in enumerate(vals):
-            if v.__class__ is str and v:
-                out[i] = self.codes.setdefault(v, len(self.codes))
+            code = codes.get(v) if v.__class__ is str else None
+            if code is not None:
+                out[i] = code
+                continue
+            problem = text_problem(v)
+            if problem is None:
+                out[i] = codes.setdefault(v, len(codes))
             else:
-                kind = "missing" if v is None else "empty" if v == "" else f"expected a string, got {type(v).__name__}"
-                problems.add(rows[i], uids[i], "status", kind)
+                problems.add(rows[i], uids[i], "status", problem)
         return out
 
     @property

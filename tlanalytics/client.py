@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, wait
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import pandas as pd
 import requests
@@ -29,7 +29,7 @@ from ._urls import check_base_url, is_loopback
 from .errors import (ConfigurationError, InconsistentListingWarning, InvalidArgumentError, MalformedItemWarning,
                      NotFoundError)
 from .keys import BASE_URL_ENV_VAR, check_key, key_from_env
-from .validate import as_of as _sanitize_as_of, check_int, check_number, check_timeout
+from .validate import as_of as _sanitize_as_of, requestable_id, check_int, check_number, check_timeout
 
 __all__ = ["UploadsClient", "load_uploads", "add_progress", "load_chunks"]
 
@@ -82,20 +82,6 @@ def _progress_bar(enabled, *, total, unit, desc):
     except Exception:  # e.g. a notebook without ipywidgets: never let the bar break the load
         from tqdm.std import tqdm
         return tqdm(**options)
-
-
-def _requestable_id(upload_id):
-    """True when ``upload_id`` can only name one session: it cannot change the status URL's path.
-
-    ``quote`` keeps ``.`` and ``..`` as they are, and a server that decodes
-    twice turns ``%2e%2e`` into ``..``: such ids would address another path.
-    """
-    text = upload_id
-    for _ in range(3):  # what a server decoding up to three times would see
-        if text in ("", ".", "..") or any(c in text for c in "/\\?#") or not text.isprintable():
-            return False
-        text = unquote(text)
-    return text not in ("", ".", "..") and not any(c in text for c in "/\\?#")
 
 
 class UploadsClient:
@@ -538,9 +524,9 @@ class UploadsClient:
                                            f"`df` ({len(df)}), but {type(only).__name__} was passed.")
             uids = uids[keep]
         ids = list(dict.fromkeys(i for i in uids.tolist() if isinstance(i, str) and i))
-        refused = [i for i in ids if not _requestable_id(i)]
+        refused = [i for i in ids if not requestable_id(i)]
         if refused:
-            ids = [i for i in ids if _requestable_id(i)]
+            ids = [i for i in ids if requestable_id(i)]
             warnings.warn(f"{len(refused):,} upload_id value(s) would change the status URL's path (such as '.', "
                           f"'..' or ids holding '/' or '%2e'); no request was sent for them and their progress "
                           f"columns are null.", MalformedItemWarning, stacklevel=stacklevel)
@@ -612,7 +598,7 @@ class UploadsClient:
         return self._load_chunks(upload_id, stacklevel=3)
 
     def _load_chunks(self, upload_id, *, stacklevel):
-        if not isinstance(upload_id, str) or not upload_id or not _requestable_id(upload_id):
+        if not isinstance(upload_id, str) or not upload_id or not requestable_id(upload_id):
             raise InvalidArgumentError(f"The value for `upload_id` must be a session id (a non-empty string that "
                                        f"cannot change the URL's path: not '.', '..', nor holding '/', '?', '#' or "
                                        f"'%2e'), but {upload_id!r} was passed.")
@@ -641,7 +627,7 @@ class UploadsClient:
             for item in chunks if isinstance(chunks, list) else []:
                 key = paging.chunk_id(item)
                 items[key if key is not None else ("?", len(items))] = item
-        df = _frame.chunks_frame(list(items.values()))
+        df = _frame.chunks_frame(list(items.values()), strict=self.strict)
         first = pages[0]
         df.attrs.update({k: first.get(k) for k in ("status", "chunks_completed", "chunks_failed", "chunks_pending",
                                                    "total_size", "uploaded_size", "created_at", "updated_at")})

@@ -57,6 +57,7 @@ _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 _SECRET_WORDS = ("key", "token", "secret", "password")
 _SUFFIXES = {" (UTC)": "datetime", " (h)": "timedelta"}  # excel=True headers
 _NS, _NS_PER_HOUR, _NAT = 10**9, 3600 * 10**9, np.iinfo(np.int64).min
+_TS_MIN, _TS_MAX = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
 _SECONDS_RE = re.compile(r"([+-]?)(\d+)(?:\.(\d{1,9}))?")
 _INT_RE = re.compile(r"\s*[+-]?\d+\s*")
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
@@ -178,7 +179,8 @@ def _parse_column(name, cells, lines, spec, hours=False, recorded=True):
     kind, dtype = spec["kind"], _dtype(spec)
 
     def bad(i, what):
-        raise FileFormatError(f"Column `{name}`, line {lines[i]}: {cells[i]!r} is not {what}.")
+        cell = cells[i] if len(cells[i]) <= 80 else cells[i][:80] + f"... ({len(cells[i])} characters)"
+        raise FileFormatError(f"Column `{name}`, line {lines[i]}: {cell!r} is not {what}.")
 
     present = [i for i, c in enumerate(cells) if c != ""]
     values = [None] * len(cells)
@@ -193,13 +195,16 @@ def _parse_column(name, cells, lines, spec, hours=False, recorded=True):
         unparsed = np.flatnonzero(parsed.isna() & (np.array(cells, dtype=object) != ""))
         if len(unparsed):
             bad(unparsed[0], "an ISO 8601 timestamp")
+        outside = np.flatnonzero(parsed.notna() & ((parsed < _TS_MIN) | (parsed > _TS_MAX)))
+        if len(outside):  # pandas parses years 0001-9999 at a coarser unit; ns holds 1677-2262 only
+            bad(outside[0], "a timestamp between the years 1677 and 2262")
         tz = getattr(dtype, "tz", None)
         return pd.Series((parsed.tz_convert(tz) if tz is not None else parsed.tz_localize(None)).astype(dtype))
     parse, what = _PARSERS["hours" if kind == "timedelta" and hours else kind]
     for i in present:
         try:
             values[i] = parse(cells[i])
-        except (ValueError, KeyError, OverflowError):
+        except (ValueError, KeyError, OverflowError, RecursionError):  # RecursionError: JSON nested too deep
             bad(i, what)
     if kind == "json":
         return pd.Series(values, dtype=object)
@@ -257,7 +262,8 @@ def _decode_attrs(encoded):
     for key, item in encoded.items():
         kind, value = item["type"], item["value"]
         if kind == "timestamp":
-            attrs[key] = pd.Timestamp(value).tz_convert(item["tz"]) if item["tz"] else pd.Timestamp(value)
+            ts = pd.Timestamp(value).as_unit("ns")  # ValueError outside 1677-2262, as a frame's as_of must be
+            attrs[key] = ts.tz_convert(item["tz"]) if item["tz"] else ts
         else:
             convert = {"bool": bool, "int": int, "json": lambda v: v, "float": float,
                        "timedelta": lambda v: pd.Timedelta(_nanoseconds(v))}[kind]
@@ -276,8 +282,9 @@ def _load_meta(raw, fmt, where):
         meta["dtypes"] = {c["name"]: _dtype(c) for c in meta["columns"]}
         meta["attrs"] = _decode_attrs(meta["attrs"])
         return meta
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise FileFormatError(f"{where} is damaged ({exc}); delete it to read the data with coercions.") from exc
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+        raise FileFormatError(f"{where} is damaged ({type(exc).__name__}: {str(exc)[:200]}); delete it to read "
+                              "the data with coercions.") from exc
 
 
 def _check_frame(df):
@@ -563,7 +570,10 @@ def read_parquet(path):
     meta = _load_meta(raw, _PARQUET, f"The tlanalytics metadata of {path}") if raw else None
     if meta is None:
         _warn(f"{path} has no tlanalytics metadata: known columns were cast to the schema's dtypes; attrs are empty.")
-    df = table.to_pandas()
+    try:
+        df = table.to_pandas()
+    except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+        raise FileFormatError(f"{path} has values pandas cannot hold ({exc}).") from exc
     dtypes = meta["dtypes"] if meta else {n: _dtype(_schema_spec(n)) for n in schema.columns()}
     loads = {c["name"]: json.loads for c in meta["columns"] if c["kind"] == "json"} if meta else {}
     for name in [n for n in df.columns if n in dtypes]:
@@ -574,8 +584,9 @@ def read_parquet(path):
             column = column.dt.tz_localize("UTC")
         try:
             df[name] = _as_text(column, loads.get(name, str)) if dtype == object else column.astype(dtype)
-        except (ValueError, TypeError) as exc:
-            raise FileFormatError(f"Column `{name}` of {path} cannot be read as {dtype} ({exc}).") from exc
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # OutOfBoundsDatetime: ValueError
+            raise FileFormatError(f"Column `{name}` of {path} cannot be read as {dtype} "
+                                  f"({type(exc).__name__}: {str(exc)[:200]}).") from exc
     df.attrs = meta["attrs"] if meta else {}
     return df
 

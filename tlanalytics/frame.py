@@ -11,14 +11,17 @@ the row is kept with nulls where the value was bad, ``df.attrs["malformed_rows"]
 counts such rows, ``df.attrs["malformed"]`` lists the first few problems, and
 one :class:`~tlanalytics.errors.MalformedItemWarning` is emitted per call.
 ``strict=True`` raises :class:`~tlanalytics.errors.ResponseFormatError` at the
-first problem instead.
+first problem instead. Bad values: wrong types, timestamps that are not RFC 3339
+or lie outside 1677-2262, integers below the field's minimum or past 64 bits,
+text UTF-8 cannot encode (lone surrogates), and ``upload_id`` values that cannot
+be one URL path segment (``.``, ``..``, control characters, longer than
+:data:`~tlanalytics._parse.MAX_ID_CHARS`); see :func:`tlanalytics._parse.text_problem`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import warnings
 from itertools import islice
 
 import numpy as np
@@ -26,7 +29,7 @@ import pandas as pd
 
 from . import _fastparse, _parse
 from ._parse import NAT
-from .errors import InvalidArgumentError, MalformedItemWarning, ResponseFormatError
+from .errors import InvalidArgumentError, ResponseFormatError
 from .schema import SIZE_BUCKET_EDGES, STATUSES, columns, dtype_of
 from .validate import as_of as _as_of, duration as _delta
 
@@ -266,9 +269,10 @@ def _add_page(collector, position, page):
             page = page.tobytes()
         try:
             page = json.loads(page)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python's stack
             raise ResponseFormatError(
-                f"Page {position} is not valid JSON ({exc}). The API or a proxy sent something else.",
+                f"Page {position} is not valid JSON ({type(exc).__name__}: {str(exc)[:200]}). "
+                "The API or a proxy sent something else.",
                 field="data", page=position) from exc
     data = page.get("data") if isinstance(page, dict) else None
     if not isinstance(data, list):
@@ -325,15 +329,24 @@ def _split(df):
 
 
 def _typed(series, name):
-    """The values of a schema column as an array of its schema dtype (status: any categories)."""
+    """The values of a schema column as an array of its schema dtype (status: any categories).
+
+    Raises InvalidArgumentError naming the column when a value does not fit
+    (a timestamp outside 1677-2262, an integer past 64 bits, a fraction).
+    """
     dtype = dtype_of(name)
-    if name == "status":
-        status = series.astype("category")
-        extra = [c for c in status.cat.categories if c not in STATUSES]
-        return status.cat.set_categories([*STATUSES, *extra]).array
-    if dtype == "datetime64[ns, UTC]":
-        return _datetimes(_ns(series))
-    return series.astype(dtype).array
+    try:
+        if name == "status":
+            status = series.astype("category")
+            extra = [c for c in status.cat.categories if c not in STATUSES]
+            return status.cat.set_categories([*STATUSES, *extra]).array
+        if dtype == "datetime64[ns, UTC]":
+            return _datetimes(_ns(series))
+        return series.astype(dtype).array
+    except (TypeError, ValueError, OverflowError) as exc:  # OutOfBoundsDatetime is a ValueError
+        raise InvalidArgumentError(f"The value for `df` must hold {dtype} values in column `{name}`, but it holds "
+                                   f"{series.dtype} values that do not convert ({type(exc).__name__}: "
+                                   f"{str(exc)[:200]}).") from exc
 
 
 def _assemble(listing, raw, extras, as_of, stall_after, risk_window, index):
@@ -442,7 +455,8 @@ def _ns(values):
     s = pd.Series(values, copy=False)
     if not isinstance(s.dtype, pd.DatetimeTZDtype):
         s = pd.to_datetime(s, utc=True)
-    s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    # as_unit raises OutOfBoundsDatetime where to_numpy(dtype="datetime64[ns]") would wrap around silently.
+    s = s.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns")
     return s.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
@@ -470,24 +484,36 @@ def _timedeltas(ns):
     return pd.array(np.asarray(ns, np.int64).view("timedelta64[ns]"))
 
 
-def chunks_frame(items):
+def chunks_frame(items, *, strict=False):
     """Type the ``uploaded_chunks`` items of a session's status pages.
 
-    Columns: ``index`` (Int64), ``status`` (categorical over completed,
-    pending, failed, unknown values kept as extra categories), ``uploaded_at``
-    and ``updated_at`` (``datetime64[ns, UTC]``) and ``error`` (string), sorted
-    by index. A value of the wrong type or a timestamp that does not parse
-    becomes null; such rows are counted in ``attrs["malformed_rows"]`` and
-    announced by one :class:`~tlanalytics.errors.MalformedItemWarning`.
+    Columns: ``index`` (Int64, from 1), ``status`` (categorical over
+    completed, pending, failed, unknown values appended as extra categories in
+    order of appearance), ``uploaded_at`` and ``updated_at``
+    (``datetime64[ns, UTC]``) and ``error`` (string), sorted by index. The
+    values go through the same checks as the listing's: a value of the wrong
+    type, an index below 1 or past 64 bits, a timestamp that does not parse or
+    lies outside 1677-2262, a string UTF-8 cannot encode, or an item that is
+    not an object becomes null (the row is kept); such rows are counted in
+    ``attrs["malformed_rows"]``, the first few listed in ``attrs["malformed"]``
+    and announced by one :class:`~tlanalytics.errors.MalformedItemWarning`.
 
     Parameters
     ----------
     items : iterable of dict
         Chunk items as the status endpoint returns them.
+    strict : bool, default False
+        Raise :class:`~tlanalytics.errors.ResponseFormatError` at the first bad
+        value instead.
 
     Returns
     -------
     pandas.DataFrame
+
+    Raises
+    ------
+    ResponseFormatError
+        Only with ``strict=True``, at the first bad value.
 
     Examples
     --------
@@ -495,39 +521,28 @@ def chunks_frame(items):
     ...                "uploaded_at": "2026-01-01T00:00:00Z"}])["index"].tolist()
     [1, 2]
     """
-    rows = [item if isinstance(item, dict) else None for item in items]
-    bad = [r is None for r in rows]
-    rows = [r or {} for r in rows]
-
-    def pick(key, ok):
-        values = []
-        for i, r in enumerate(rows):
-            value = r.get(key)
-            if value is not None and not ok(value):
-                bad[i], value = True, None
-            values.append(value)
-        return values
-
-    def stamps(key):
-        raw = pd.Series(pick(key, lambda v: isinstance(v, str)), dtype=object)
-        parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
-        for i in np.flatnonzero(parsed.isna().to_numpy() & raw.notna().to_numpy()):
-            bad[i] = True
-        return parsed.astype("datetime64[ns, UTC]")
-
+    problems = _parse.Problems(strict, what="chunk item")
+    items = list(items)
+    rows = range(len(items))
+    items = _parse.as_dicts(items, problems, rows, "chunk item")
+    no_id = [None] * len(items)
+    index, index_na = _parse.parse_ints(_parse.column(items, "index"), "index", problems, rows, no_id, minimum=1)
+    codes = _parse.StatusCodes(CHUNK_STATUSES)
+    status = codes.parse(_parse.column(items, "status"), problems, rows, no_id)
+    stamps = {key: _datetimes(_parse.parse_timestamps(_parse.column(items, key), key, problems, rows, no_id))
+              for key in ("uploaded_at", "updated_at")}
+    errors = _parse.column(items, "error")
+    present = [i for i, v in enumerate(errors) if v is not None]  # error is optional: only bad values count
+    texts = _parse.parse_ids([errors[i] for i in present], "error", problems, [rows[i] for i in present],
+                             uids=[None] * len(present))
+    errors = np.full(len(items), None, dtype=object)
+    errors[present] = texts
     df = pd.DataFrame({
-        "index": pd.array(pick("index", lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)),
-                          dtype="Int64"),
-        "status": pd.Series(pick("status", lambda v: isinstance(v, str)), dtype=object),
-        "uploaded_at": stamps("uploaded_at"),
-        "updated_at": stamps("updated_at"),
-        "error": pd.array(pick("error", lambda v: isinstance(v, str)), dtype="string"),
+        "index": pd.arrays.IntegerArray(index, np.zeros(len(items), bool) if index_na is None else index_na),
+        "status": pd.Categorical.from_codes(status, dtype=pd.CategoricalDtype(codes.categories)),
+        **stamps,
+        "error": pd.array(errors, dtype="string"),
     })
-    extra = sorted(set(df["status"].dropna()) - set(CHUNK_STATUSES))
-    df["status"] = df["status"].astype(pd.CategoricalDtype(list(CHUNK_STATUSES) + extra))
     df = df.sort_values("index", kind="stable", na_position="last").reset_index(drop=True)
-    df.attrs["malformed_rows"] = int(sum(bad))
-    if any(bad):
-        warnings.warn(f"{sum(bad)} chunk item(s) broke the documented shape; they were kept with nulls where a value "
-                      f"was bad.", MalformedItemWarning, stacklevel=_parse._outside_stacklevel())
+    problems.report(df.attrs)
     return df

@@ -106,8 +106,8 @@ def _flags(series):
 
 
 def _sum(series):
-    """Sum of a nullable numeric column as a Python int (missing values skipped)."""
-    return int(series.sum(skipna=True)) if len(series) else 0
+    """Sum of a nullable integer column as an exact Python int (missing values skipped; an int64 sum wraps past 2**63)."""
+    return sum(map(int, series.dropna())) if len(series) else 0
 
 
 def status_values(df):

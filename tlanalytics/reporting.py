@@ -288,7 +288,6 @@ def _id_cell(row):
 
 def _do_now_section(df, s, top):
     rows_df = metrics.do_now(df, top)
-    urgent = metrics.attention_mask(df)
     risky, stalled = metrics.at_risk_mask(df), metrics.stalled_mask(df)
     soon = metrics.expiring_mask(df, metrics.URGENT_WINDOW)
     rows = []

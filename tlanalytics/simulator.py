@@ -5,27 +5,37 @@ It serves, on loopback only, ``GET /v1.3/assets/multipart-uploads`` and
 README), with knobs for latency, rate limits, reproducible faults and a
 listing that changes while it is paged. Everything in tlanalytics is tested
 and demonstrated against it.
+
+It serves whatever session dicts it is given, hostile values included
+(``tests/reliability/test_fuzz.py`` relies on that): values are sent as
+``json.dumps`` writes them, :class:`RawJSON` values verbatim (JSON nested
+deeper than ``json.dumps`` can write, invalid UTF-8), and a session's own
+``uploaded_chunks`` list, when it has one, replaces the generated chunks.
+Where the status endpoint's answer follows the API's prose rather than its
+OpenAPI schema is listed in ``tests/test_openapi.py``.
 """
 
 from __future__ import annotations
 
 import collections
+import hmac
 import json
 import logging
 import math
 import random
 import secrets
 import socket
+import sys
 import threading
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ._generate import LISTING_FIELDS, _as_utc, _rfc3339, _session, chunk_states, generate_uploads, load_sample
 from .errors import InvalidArgumentError
 
-__all__ = ["Simulator", "generate_uploads", "FAULT_KINDS"]
+__all__ = ["Simulator", "RawJSON", "generate_uploads", "FAULT_KINDS", "REQUEST_LOG_SIZE"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +44,50 @@ FAULT_KINDS = ("500", "429", "429-no-retry-after", "drop", "truncate", "nonjson"
 _PREFIX = "/v1.3/assets/multipart-uploads"
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _DOCS = "https://docs.twelvelabs.io/v1.3/api-reference/error-codes"
+#: Most chunks a session gets generated chunk items for (10 GB in 5 MiB chunks is 2,048).
+MAX_CHUNKS = 100_000
+#: Entries :attr:`Simulator.request_log` keeps: the newest, older ones are dropped.
+REQUEST_LOG_SIZE = 10_000
+
+
+class RawJSON:
+    """A value the simulator writes into a response body verbatim.
+
+    For JSON that ``json.dumps`` cannot write (nested deeper than Python's
+    recursion limit) and for bytes that are not JSON or not UTF-8 at all.
+
+    Parameters
+    ----------
+    text : str or bytes
+        The bytes to write in place of the value (str is encoded as UTF-8).
+
+    Examples
+    --------
+    >>> deep = RawJSON("[" * 100_000 + "]" * 100_000)
+    >>> bad_utf8 = RawJSON(b'"\\xff\\xfe"')
+    """
+
+    def __init__(self, text):
+        self.data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+
+    def __repr__(self):
+        return f"RawJSON({self.data[:40]!r}{'...' if len(self.data) > 40 else ''})"
+
+
+def _encode(payload):
+    """``payload`` as JSON bytes, with :class:`RawJSON` values spliced in verbatim."""
+    raws, token = [], secrets.token_hex(8)
+
+    def mark(value):
+        if isinstance(value, RawJSON):
+            raws.append(value.data)
+            return f"\x00raw{token}:{len(raws) - 1}\x00"
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    body = json.dumps(payload, default=mark).encode()
+    for i, data in enumerate(raws):
+        body = body.replace(f'"\\u0000raw{token}:{i}\\u0000"'.encode(), data, 1)
+    return body
 
 
 class _HTTPError(Exception):
@@ -70,7 +124,11 @@ class Simulator:
         Sessions to serve, as from :func:`generate_uploads` (listing fields plus
         ``chunks_completed``, ``chunks_failed``, ``uploaded_size``,
         ``updated_at``). None serves the shipped sample of 3,000 sessions,
-        re-anchored to ``now``; ``[]`` is an empty account.
+        re-anchored to ``now``; ``[]`` is an empty account. Values are served
+        as given, however malformed; a session with an ``uploaded_chunks``
+        list gets those chunk items on the status endpoint. Sessions whose
+        ``upload_id`` is not a string or repeats one are served in the listing
+        but cannot be addressed on the status endpoint.
     api_key : str or None
         The only key accepted; None makes a random one (see ``.api_key``).
     host : {"127.0.0.1", "::1", "localhost"}
@@ -100,6 +158,13 @@ class Simulator:
     now : datetime or None
         The moment the sample is anchored to (None: now).
 
+    Attributes
+    ----------
+    request_log : list of tuple
+        ``(method, path, status or "drop", fault or None)`` of the last
+        :data:`REQUEST_LOG_SIZE` requests, oldest first (a snapshot: the log
+        itself is a bounded deque, so a long-running simulator does not grow).
+
     Examples
     --------
     >>> from tlanalytics.simulator import Simulator, generate_uploads
@@ -126,7 +191,11 @@ class Simulator:
             raise InvalidArgumentError("`latency` and `churn` must be >= 0 and `rate_limit` > 0 (or None).")
         self._now = _as_utc(now)
         sessions = load_sample(self._now) if uploads is None else [dict(s) for s in uploads]
-        self._sessions = collections.OrderedDict((s["upload_id"], s) for s in sessions)
+        self._sessions = collections.OrderedDict()
+        for i, s in enumerate(sessions):
+            uid = s.get("upload_id")
+            # Hostile ids (not strings, repeated) are kept under a key of their own: no session is lost.
+            self._sessions[uid if isinstance(uid, str) and uid not in self._sessions else ("#", i)] = s
         self.api_key = api_key if api_key is not None else "tlsim_" + secrets.token_hex(16)
         self.latency, self.rate_limit, self.faults, self.fault_kinds = latency, rate_limit, faults, kinds
         self.slow_seconds, self.churn, self.churn_limit = slow_seconds, churn, churn_limit
@@ -140,7 +209,7 @@ class Simulator:
         self.initial_ids = list(self._sessions)
         self.removed_ids, self.added_ids, self.expired_ids = [], [], []
         self.requests = 0
-        self.request_log = []
+        self._log = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self.listing_requests = 0
         self._host, self._port = host, port
         self._server = self._thread = None
@@ -152,7 +221,7 @@ class Simulator:
             return self
         handler = type("_Handler", (_Handler,), {"sim": self})
         # Class attributes, not instance ones: the constructor calls listen() with request_queue_size.
-        options = {"daemon_threads": True, "request_queue_size": 256}
+        options = {"daemon_threads": True, "request_queue_size": 256, "handle_error": _handle_error}
         if ":" in self._host:
             options["address_family"] = socket.AF_INET6
         self._server = type("_Server", (ThreadingHTTPServer,), options)((self._host, self._port), handler)
@@ -229,7 +298,13 @@ class Simulator:
         """Zero the request counters and log."""
         with self._lock:
             self.requests = self.listing_requests = 0
-            self.request_log = []
+            self._log.clear()
+
+    @property
+    def request_log(self):
+        """The last :data:`REQUEST_LOG_SIZE` requests (see the class docstring), as a list snapshot."""
+        with self._lock:
+            return list(self._log)
 
     # -- request handling (called from handler threads) --------------------
     def _pick_fault(self, path):
@@ -302,26 +377,19 @@ class Simulator:
             if s is None:
                 raise _HTTPError(404, "resource_not_exist", f"The upload session {upload_id!r} does not exist.")
             s = dict(s)
-            states = self._chunk_cache.get(upload_id)
-            if states is None:
-                states = self._chunk_cache[upload_id] = chunk_states(s)
-        n = len(states)
-        created = datetime.fromisoformat(s["created_at"].replace("Z", "+00:00"))
-        updated = datetime.fromisoformat(s["updated_at"].replace("Z", "+00:00"))
-        chunks = []
-        for i in range((page - 1) * limit, min(n, page * limit)):
-            at = _rfc3339(created + (updated - created) * ((i + 1) / max(n, 1)))
-            chunk = {"index": i + 1, "status": states[i], "uploaded_at": at if states[i] == "completed" else None,
-                     "updated_at": at if states[i] != "pending" else s["created_at"]}
-            if states[i] == "failed":
-                chunk["error"] = "Checksum mismatch: the uploaded part does not match the reported ETag."
-            chunks.append(chunk)
-        done, failed = s["chunks_completed"], s["chunks_failed"]
+            plan = self._chunk_cache.get(upload_id)
+            if plan is None:
+                plan = self._chunk_cache[upload_id] = _chunk_plan(s)
+        done, failed = s.get("chunks_completed"), s.get("chunks_failed")
+        n = len(plan[0])
+        total = s.get("total_chunks")
+        pending = total - done - failed if all(type(v) is int for v in (done, failed, total)) else None
         return {
-            "upload_id": upload_id, "status": s["status"], "uploaded_chunks": chunks,
-            "chunks_completed": done, "chunks_failed": failed, "chunks_pending": n - done - failed,
-            "total_size": s["total_size"], "uploaded_size": s["uploaded_size"],
-            "created_at": s["created_at"], "updated_at": s["updated_at"],
+            "upload_id": s.get("upload_id"), "status": s.get("status"),
+            "uploaded_chunks": _chunk_items(s, plan, (page - 1) * limit, min(n, page * limit)),
+            "chunks_completed": done, "chunks_failed": failed, "chunks_pending": pending,
+            "total_size": s.get("total_size"), "uploaded_size": s.get("uploaded_size"),
+            "created_at": s.get("created_at"), "updated_at": s.get("updated_at"),
             "page_info": {"limit_per_page": limit, "page": page, "total_page": math.ceil(n / limit), "total_results": n},
         }
 
@@ -332,13 +400,15 @@ class Simulator:
         if path == _PREFIX:
             route = ("list", None)
         elif path.startswith(_PREFIX + "/") and "/" not in path[len(_PREFIX) + 1:]:
-            route = ("status", path[len(_PREFIX) + 1:])
+            route = ("status", unquote(path[len(_PREFIX) + 1:], errors="surrogateescape"))
         else:
             raise _HTTPError(404, "not_found", f"No endpoint at {url.path!r}. This simulator serves {_PREFIX}.")
         if method != "GET":
             raise _HTTPError(405, "method_not_allowed", f"{method} is not allowed here; use GET.", {"Allow": "GET"})
-        if headers.get("x-api-key") != self.api_key:
-            missing = not headers.get("x-api-key")
+        given = headers.get("x-api-key") or ""
+        # Constant time: how long the check takes says nothing about how much of a guess was right.
+        if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), self.api_key.encode("utf-8", "surrogatepass")):
+            missing = not given
             raise _HTTPError(403, "api_key_invalid", "The API key is missing. Set the x-api-key header."
                              if missing else "The API key you provided is invalid or expired.")
         retry = self._rate_limited()
@@ -358,6 +428,55 @@ class Simulator:
         return self._status(route[1], query)
 
 
+def _handle_error(server, request, client_address):
+    """socketserver's hook for an exception in a handler: log it instead of printing a traceback to stderr.
+
+    A client that hangs up (reset, broken pipe, aborted) is routine, e.g. a
+    load that timed out: DEBUG. Anything else is a bug in the simulator: ERROR.
+    """
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        log.debug("client %s went away: %s", client_address, exc.__class__.__name__)
+    else:
+        log.error("simulator failed on a request from %s", client_address, exc_info=True)
+
+
+def _chunk_plan(s):
+    """(chunk states or the session's own chunk items, created, updated) of a session, cached per session."""
+    if isinstance(s.get("uploaded_chunks"), list):
+        return s["uploaded_chunks"], None, None
+    counts = [s.get(k) for k in ("total_chunks", "chunks_completed", "chunks_failed")]
+    if not all(type(c) is int for c in counts) or not 0 <= counts[1] + counts[2] <= counts[0] <= MAX_CHUNKS \
+            or min(counts) < 0:
+        return [], None, None  # hostile counters: no chunks (drawing them could take minutes), counters as given
+    try:
+        states = chunk_states(s)
+        created = datetime.fromisoformat(s["created_at"].replace("Z", "+00:00"))
+        updated = datetime.fromisoformat(s["updated_at"].replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+        return [], None, None  # hostile counters or timestamps: no chunks, the counters are served as given
+    return states, created, updated
+
+
+def _chunk_items(s, plan, start, stop):
+    """Chunk items ``start`` to ``stop`` (0-based) of a session's plan."""
+    states, created, updated = plan
+    if created is None:
+        return states[start:stop]
+    n, chunks = len(states), []
+    for i in range(start, stop):
+        try:
+            at = _rfc3339(created + (updated - created) * ((i + 1) / max(n, 1)))
+        except (OverflowError, ValueError):
+            at = s["updated_at"]
+        chunk = {"index": i + 1, "status": states[i], "uploaded_at": at if states[i] == "completed" else None,
+                 "updated_at": at if states[i] != "pending" else s["created_at"]}
+        if states[i] == "failed":
+            chunk["error"] = "Checksum mismatch: the uploaded part does not match the reported ETag."
+        chunks.append(chunk)
+    return chunks
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Per-connection request handler; ``sim`` is set on a subclass per simulator."""
 
@@ -373,7 +492,7 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s " + fmt, self.address_string(), *args)
 
     def _send(self, status, payload, headers, *, truncate, content_type):
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        body = payload if isinstance(payload, bytes) else _encode(payload)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -422,7 +541,7 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("simulator failed on %s %s", self.command, self.path)
             status, payload = 500, {"code": "internal_error", "message": "The simulator failed on this request."}
         with sim._lock:  # logged before answering, so a client that got its answer sees its entry
-            sim.request_log.append((self.command, self.path, "drop" if fault == "drop" else status, fault))
+            sim._log.append((self.command, self.path, "drop" if fault == "drop" else status, fault))
         if fault == "drop":
             self.close_connection = True
             return

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 import numbers
+from urllib.parse import unquote
 
 import pandas as pd
 
 from .errors import InvalidArgumentError
 
-__all__ = ["as_of", "check_int", "check_number", "check_timeout", "duration"]
+__all__ = ["as_of", "check_int", "check_number", "check_timeout", "duration", "requestable_id"]
 
 
 def as_of(value=None, *, name="as_of"):
@@ -105,3 +106,34 @@ def check_timeout(value):
         raise InvalidArgumentError("The value for `timeout` must be a positive number of seconds or a (connect, read) "
                                    f"pair of them, but {value!r} was passed.") from None
     return checked if isinstance(value, tuple) else checked[0]
+
+
+def requestable_id(upload_id):
+    """True when ``upload_id`` can name only one session in a status URL: it cannot change the URL's path.
+
+    ``quote`` keeps ``.`` and ``..`` as they are, and a server that decodes
+    twice turns ``%2e%2e`` into ``..``: such ids, and ids holding ``/``,
+    ``\\``, ``?``, ``#`` or unprintable characters (after up to three rounds of
+    decoding), would address another path, so no request is sent for them.
+
+    Parameters
+    ----------
+    upload_id : str
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> requestable_id("507f1f77bcf86cd799439011"), requestable_id("%2e%2e"), requestable_id("a/b")
+    (True, False, False)
+    """
+    text = upload_id
+    if not isinstance(text, str):
+        return False
+    for _ in range(3):  # what a server decoding up to three times would see
+        if text in ("", ".", "..") or any(c in text for c in "/\\?#") or not text.isprintable():
+            return False
+        text = unquote(text)
+    return text not in ("", ".", "..") and not any(c in text for c in "/\\?#")

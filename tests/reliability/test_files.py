@@ -89,7 +89,7 @@ def _recorded(path):
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
         return {c["name"]: c for c in meta["columns"]}
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
@@ -547,3 +547,149 @@ def test_mutated_files_error_or_keep_their_dtypes(tmp_path_factory, original, fi
     result = read(path, original, file_counts)
     if result[0] == "frame" and not sidecar:
         assert any("sidecar" in str(w.message) for w in result[2])
+
+
+# --- values outside what the frame can hold -------------------------------------------------------------------
+
+HOSTILE_CELLS = [
+    ("created_at", "0001-01-01T00:00:00Z"), ("created_at", "9999-12-31T23:59:59Z"), ("expires_at", "10000-01-01T00:00:00Z"),
+    ("expires_at", "-0001-01-01T00:00:00Z"), ("last_activity", "1677-09-21T00:12:43Z"),
+    ("last_activity", "2262-04-11T23:47:17Z"), ("created_at", "2025-12-01T10:00:00+99:99"),
+    ("created_at", "2025-12-01T10:00:00." + "9" * 5000 + "Z"), ("created_at", "t" * (3 << 20)),
+    ("total_size", "9" * 400), ("total_size", "-" + "9" * 400), ("total_size", "1e308"), ("total_size", "True"),
+    ("uploaded_size", str(2**64)), ("total_chunks", "x" * (3 << 20)), ("age", "9" * 400), ("age", "1e308"),
+    ("idle_for", "9223372036.854775808"), ("lifetime_elapsed", "9" * 400 + ".5"), ("vanished", "\x00"),
+]
+
+
+@pytest.mark.parametrize("sidecar", [True, False], ids=["sidecar", "no_sidecar"])
+@pytest.mark.parametrize("column,value", HOSTILE_CELLS, ids=lambda v: v[:24] if isinstance(v, str) else v)
+def test_values_outside_the_frames_range_are_a_file_format_error(written, original, file_counts, column, value,
+                                                                 sidecar):
+    _edit_cell(written, column, 2, value)
+    if not sidecar:
+        _sidecar(written).unlink()
+    result = read(written, original, file_counts)
+    if result[0] == "frame":  # only floats may take these: 1e308 and a 400-digit number are floats
+        assert column == "lifetime_elapsed", (column, value[:40], result[1][column].iloc[2])
+        return
+    message = str(result[1])
+    # a cell past the csv module's field limit (128 KiB) is refused with its line, before columns are known
+    assert (column in message or "field limit" in message) and "line 4" in message, message[:300]
+    assert len(message) < 2000  # a 3 MB cell is not echoed whole
+
+
+@pytest.mark.parametrize("value", ["\udcff", "a\x00b", "..", "x" * (2 << 20)], ids=["surrogate", "nul", "dots", "2MB"])
+def test_hostile_text_cells_read_back_as_text(written, original, file_counts, value):
+    """Text columns hold any text a file can carry: the reader keeps it (the frame's checks are for the wire)."""
+    import csv
+    import io
+
+    raw = written.read_bytes().decode("utf-8")
+    table = list(csv.reader(io.StringIO(raw, newline="")))
+    table[3][table[0].index("note")] = value
+    out = io.StringIO(newline="")
+    csv.writer(out).writerows(table)
+    written.write_bytes(out.getvalue().encode("utf-8", "surrogatepass"))
+    result = read(written, original, file_counts)
+    if value == "\udcff":  # CESU bytes are not UTF-8
+        assert result[0] == "error" and "UTF-8" in str(result[1])
+    elif len(value) > 131072:  # past the csv module's field limit: refused, naming the line
+        assert result[0] == "error" and "line 4" in str(result[1]) and len(str(result[1])) < 2000
+    else:
+        assert result[0] == "frame" and result[1]["note"].iloc[2] == value
+
+
+def _side_edit(path, edit):
+    side = _sidecar(path)
+    meta = json.loads(side.read_text(encoding="utf-8"))
+    side.write_text(edit(meta) if callable(edit) else edit, encoding="utf-8")
+
+
+@pytest.mark.parametrize("damage", ["deep_json", "deep_attr", "rows_400_digits", "rows_float", "rows_bool",
+                                    "as_of_9999", "as_of_year_1", "timedelta_attr_huge", "int_attr_400_digits",
+                                    "category_surrogate", "nan_rows"])
+def test_hostile_sidecars_are_a_file_format_error(written, original, file_counts, damage):
+    deep = "[" * 100_000 + "]" * 100_000
+    edits = {
+        "deep_json": deep,
+        "deep_attr": lambda m: json.dumps(m).replace('"attrs": {', '"attrs": {"zz": {"type": "json", "value": '
+                                                    + deep + '}, ', 1),
+        "rows_400_digits": lambda m: json.dumps({**m, "rows": 10**400}),
+        "rows_float": lambda m: json.dumps({**m, "rows": float(m["rows"])}),
+        "rows_bool": lambda m: json.dumps({**m, "rows": True}),
+        "as_of_9999": lambda m: json.dumps({**m, "attrs": {**m["attrs"], "as_of": {"type": "timestamp",
+                                                                                    "value": "9999-01-01T00:00:00+00:00",
+                                                                                    "tz": "UTC"}}}),
+        "as_of_year_1": lambda m: json.dumps({**m, "attrs": {**m["attrs"], "as_of": {"type": "timestamp",
+                                                                                      "value": "0001-01-01T00:00:00",
+                                                                                      "tz": None}}}),
+        "timedelta_attr_huge": lambda m: json.dumps({**m, "attrs": {**m["attrs"], "t": {"type": "timedelta",
+                                                                                         "value": "9" * 400}}}),
+        "int_attr_400_digits": lambda m: json.dumps({**m, "attrs": {**m["attrs"], "n": {"type": "int",
+                                                                                         "value": 10**400}}}),
+        "category_surrogate": lambda m: json.dumps(m).replace('"active"', '"\\udcff"', 1),
+        "nan_rows": lambda m: json.dumps({**m, "rows": float("nan")}),
+    }
+    _side_edit(written, edits[damage])
+    result = read(written, original, file_counts)
+    if damage == "int_attr_400_digits":  # a Python int of any size is a fine attr
+        assert result[0] == "frame" and result[1].attrs["n"] == 10**400
+    elif damage == "category_surrogate":  # "active" is no longer a recorded category: the cells say it is
+        assert result[0] == "error" or "\udcff" not in result[1]["status"].astype(str).tolist()
+    else:
+        assert result[0] == "error", damage
+
+
+@pytest.mark.parametrize("damage", ["ts_9999", "ts_year_1", "uint64_max", "float_1e308_size", "int_strings",
+                                    "deep_json_extra", "duration_huge", "binary_ids", "nested_status",
+                                    "ts_9999_no_meta", "uint64_no_meta", "surrogate_free_ids"])
+def test_hostile_parquet_values(tmp_path, original, file_counts, damage):
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = original.copy()
+    df["extra"] = pd.Series([[1, {"a": 2}]] * len(df), dtype=object)
+    df.attrs = dict(original.attrs)
+    path = to_parquet(df, tmp_path / "u.parquet")
+    table = pq.read_table(path)
+    meta = table.schema.metadata
+    n = table.num_rows
+
+    def put(name, array, keep_meta=True):
+        at = table.schema.get_field_index(name)
+        out = table.set_column(at, name, array)
+        pq.write_table(out.replace_schema_metadata(meta if keep_meta else None), path)
+
+    big = datetime.datetime(9999, 12, 31)
+    if damage == "ts_9999":
+        put("created_at", pa.array([big] * n, pa.timestamp("us", tz="UTC")))
+    elif damage == "ts_year_1":
+        put("expires_at", pa.array([datetime.datetime(1, 1, 1)] * n, pa.timestamp("us", tz="UTC")))
+    elif damage == "uint64_max":
+        put("total_size", pa.array([2**64 - 1] * n, pa.uint64()))
+    elif damage == "float_1e308_size":
+        put("total_size", pa.array([1e308] * n, pa.float64()))
+    elif damage == "int_strings":
+        put("total_chunks", pa.array(["9" * 400] * n))
+    elif damage == "deep_json_extra":
+        put("extra", pa.array(["[" * 100_000 + "]" * 100_000] * n))
+    elif damage == "duration_huge":
+        put("age", pa.array([2**63 - 1] * n, pa.duration("s")))
+    elif damage == "binary_ids":
+        put("upload_id", pa.array([b"\xff\xfe"] * n, pa.binary()))
+    elif damage == "nested_status":
+        put("status", pa.array([[1, 2]] * n))
+    elif damage == "ts_9999_no_meta":
+        put("created_at", pa.array([big] * n, pa.timestamp("us")), keep_meta=False)
+    elif damage == "uint64_no_meta":
+        put("total_size", pa.array([2**64 - 1] * n, pa.uint64()), keep_meta=False)
+    elif damage == "surrogate_free_ids":
+        put("upload_id", pa.array(["..", "a/b", "\x00", "x" * 5000] * (n // 4) + ["u"] * (n % 4)))
+    result = read(path, original, file_counts, reader=read_parquet)
+    if damage == "surrogate_free_ids":  # any text is a fine upload_id in a file: kept as written
+        assert result[0] == "frame" and result[1]["upload_id"].iloc[0] == ".."
+    else:
+        assert result[0] == "error", f"{damage} read as a frame"
