@@ -52,3 +52,50 @@ def test_every_public_name_resolves_and_is_documented():
         if inspect.isfunction(obj) and inspect.signature(obj).parameters:
             doc = inspect.getdoc(obj)
             assert "Parameters\n----------" in doc and "Returns\n-------" in doc, f"{name} lacks numpydoc sections"
+
+
+def _floors():
+    """``{name: floor}`` of Python and every runtime dependency, from pyproject.toml."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    floors = {"python": project["requires-python"].removeprefix(">=")}
+    for requirement in project["dependencies"]:
+        name, op, version = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*(>=)\s*([0-9.]+)", requirement).groups()
+        floors[name.lower()] = version
+    return project, floors
+
+
+def _release(version):
+    parts = [int(p) for p in version.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def test_readme_states_the_supported_range_of_pyproject():
+    project, floors = _floors()
+    line = README.split("<!-- supported -->\n", 1)[1].splitlines()[0]
+    stated = {name.lower(): v for name, v in re.findall(r"([A-Za-z]+) >= ([0-9.]+)", line)}
+    assert stated == floors
+    tested = re.search(r"tested on ([0-9.]+(?:, [0-9.]+)*(?: and [0-9.]+)?)", line).group(1)
+    classifiers = [c.rsplit(" :: ", 1)[1] for c in project["classifiers"]
+                   if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    assert re.split(r", | and ", tested) == classifiers
+    assert classifiers[0] == floors["python"]
+
+
+def test_floor_constraints_pin_every_floor_and_ci_tests_every_classified_python():
+    project, floors = _floors()
+    oldest = floors.pop("python")
+    pins = {}
+    for line in (ROOT / ".ci" / "constraints-floor.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.strip().lower()] = version.strip()
+    assert pins.keys() == floors.keys()
+    assert all(_release(pins[name]) == _release(floors[name]) for name in floors), (pins, floors)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert f"fresh_venv .ci/venv-floor {oldest} -c .ci/constraints-floor.txt" in ci
+    for c in project["classifiers"]:
+        version = c.rsplit(" :: ", 1)[1]
+        if re.fullmatch(r"3\.\d+", version) and version != oldest:  # the oldest: the floor run
+            assert f"fresh_venv .ci/venv-{version} {version}" in ci, version

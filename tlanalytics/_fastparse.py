@@ -45,7 +45,7 @@ def _arrow():
             ("chunk_size", pa.int64()), ("total_chunks", pa.int64()),
             ("created_at", pa.string()), ("expires_at", pa.string()),
         ])
-        assert tuple(item.names) == _parse.FIELDS
+        assert tuple(f.name for f in item) == _parse.FIELDS  # StructType.names needs pyarrow >= 17
         parse = pj.ParseOptions(explicit_schema=pa.schema([("data", pa.list_(item))]),
                                 unexpected_field_behavior="infer")
         read = pj.ReadOptions(use_threads=False, block_size=BLOCK_BYTES + (1 << 20))

@@ -31,6 +31,8 @@ MAX_ID_CHARS = 1024
 _UNSAFE_ID = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _FEW = 32  # below this many rows, the per-row timestamp parser beats the vectorised one
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# numpy 1.x crashes (SIGSEGV) casting an out-of-range date string to datetime64: its parser is used from 2.0 on.
+_NUMPY_PARSES = int(np.__version__.split(".")[0]) >= 2
 
 # Offsets of the digits in "YYYY-MM-DDTHH:MM:SS"; days in each month (index 1-12).
 _DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
@@ -135,7 +137,7 @@ def _zulu(mat):
     ok = ((z == 90) | (z == 122)) & ((t == 84) | (t == 116))
     if ok.all():
         fixed = ((mat[:, 4] == 45) & (mat[:, 7] == 45) & (mat[:, 13] == 58) & (mat[:, 16] == 58)).all()
-        if fixed and ((mat[:, :4] >= 48) & (mat[:, :4] <= 57)).all():
+        if _NUMPY_PARSES and fixed and ((mat[:, :4] >= 48) & (mat[:, :4] <= 57)).all():
             head = np.array(mat[:, :19], dtype=np.uint8)
             head[:, 10] = 84
             try:
