@@ -8,9 +8,10 @@ offer is reused: its ``Retry-After`` parser (seconds or HTTP date).
 
 Three gates sit in front of every attempt, shared by all worker threads:
 
-- :class:`_Concurrency`: an AIMD window on the number of requests in flight
-  (halved on a 429, crept back up by ``1/limit`` per success, at most one
-  halving per congestion event), plus a global pause after a ``Retry-After``;
+- :class:`_Concurrency`: the adaptive window of :mod:`tlanalytics._window` on
+  the requests in flight (slow start, additive increase, cut on 429s, 5xx and
+  a clear latency rise; a rate learned from 429s), plus a global pause after
+  a ``Retry-After``;
 - :class:`_RateLimit`: at most ``max_rate`` requests in any one-second window,
   spaced ``1/max_rate`` apart;
 - a cancel event per operation, so a failed page stops the other workers'
@@ -35,7 +36,7 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.util.retry import Retry
 
-from . import __version__
+from . import __version__, _window
 from .errors import (APIError, AuthenticationError, BadRequestError, InsecureTransportError, InvalidArgumentError,
                      NotFoundError, RateLimitError, ResponseFormatError, ServerError, TransportError)
 from .keys import redact
@@ -101,59 +102,64 @@ def is_loopback(host):
 
 
 class _Concurrency:
-    """AIMD window on requests in flight, and a shared pause after ``Retry-After``."""
+    """The adaptive window (:class:`tlanalytics._window.Window`) on requests in flight, with its clock and lock.
 
-    def __init__(self, max_workers):
+    ``acquire`` waits until the window has room, the learned rate allows the
+    next start and no ``Retry-After`` pause is running; ``release`` feeds the
+    response to the window. ``state()`` is the window's history for
+    ``UploadsClient.concurrency`` and ``df.attrs["concurrency"]``.
+    """
+
+    def __init__(self, max_workers, *, start=_window.START):
         self.max = max_workers
-        self.limit = float(max_workers)
-        self.min_limit = float(max_workers)
+        self.window = _window.Window(max_workers, start=start)
         self.in_flight = self.peak_in_flight = 0
-        self.decreases = 0
-        self.over_limit = 0  # times in_flight exceeded the window at an acquire: must stay 0
-        self._epoch = 0
         self._pause_until = 0.0
+        self._next_start = 0.0  # pacing at the learned rate
         self._cond = threading.Condition()
 
     def acquire(self, cancel):
+        """Wait for room; returns the token to pass to :meth:`release`."""
         with self._cond:
             while True:
                 if cancel.is_set():
                     raise _Cancelled
-                wait = self._pause_until - time.monotonic()
-                if wait <= 0 and self.in_flight < max(1, int(self.limit)):
-                    break
-                self._cond.wait(min(wait, 0.5) if wait > 0 else 0.5)
+                now = time.monotonic()
+                wait = self._pause_until - now
+                if wait <= 0:
+                    if self.in_flight >= self.window.allowed:
+                        wait = 0.5  # until a release notifies
+                    else:
+                        rate = self.window.rate(now)
+                        wait = self._next_start - now if rate else 0.0
+                        if wait <= 0:
+                            break
+                self._cond.wait(min(wait, 0.5))
+            if rate:
+                self._next_start = max(self._next_start, now) + 1.0 / rate
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            if self.in_flight > max(1, int(self.limit)):
-                self.over_limit += 1
-            return self._epoch
+            return self.window.epoch
 
-    def release(self, epoch, *, throttled, ok):
+    def release(self, epoch, *, throttled, ok, latency=None, server_error=False):
+        """Feed one response (or failure) of a request sent with token ``epoch``."""
         with self._cond:
+            self.window.observe(epoch, time.monotonic(), latency=latency, throttled=throttled,
+                                server_error=server_error, ok=ok, in_flight=self.in_flight)
             self.in_flight -= 1
-            if throttled:
-                # One halving per congestion event: 429s for requests sent before
-                # the last halving were caused by the old window.
-                if epoch == self._epoch:
-                    self.limit = max(1.0, self.limit / 2)
-                    self.min_limit = min(self.min_limit, self.limit)
-                    self.decreases += 1
-                    self._epoch += 1
-                    log.debug("429: lowering the concurrency window to %d", int(self.limit))
-            elif ok:
-                self.limit = min(float(self.max), self.limit + 1.0 / self.limit)
             self._cond.notify_all()
 
     def pause(self, seconds):
         with self._cond:
             self._pause_until = max(self._pause_until, time.monotonic() + seconds)
+            self._cond.notify_all()
 
     def state(self):
-        """A snapshot for tests and attrs."""
+        """The window's history, for tests and attrs."""
         with self._cond:
-            return {"limit": self.limit, "min_limit": self.min_limit, "max_workers": self.max,
-                    "peak_in_flight": self.peak_in_flight, "decreases": self.decreases, "over_limit": self.over_limit}
+            history = self.window.history(time.monotonic())
+            return {**history, "limit": self.window.limit, "min_limit": float(history["low"]), "max_workers": self.max,
+                    "peak_in_flight": self.peak_in_flight}
 
 
 class _RateLimit:
@@ -274,14 +280,17 @@ class _Transport:
                 if op.cancel.wait(wait):
                     raise _Cancelled
             epoch = self.concurrency.acquire(op.cancel)
-            throttled = ok = False
+            throttled = ok = server_error = False
+            latency = None
             try:
                 if self.rate is not None:
                     self.rate.acquire(op.cancel)
                 op.count(retry=attempt > 0)
                 log.debug("GET %s %s (attempt %d/%d)", url, params, attempt + 1, attempts)
                 try:
+                    sent = time.monotonic()
                     resp = self._send(url, params)
+                    latency = time.monotonic() - sent
                 except requests.exceptions.SSLError as exc:
                     raise TransportError(f"The TLS handshake with the API failed for {what} ({type(exc).__name__}). "
                                          f"Check `base_url` and the system's certificates.", page=page, url=url) from exc
@@ -295,7 +304,7 @@ class _Transport:
                                          f"Check `base_url`.", page=page, url=url) from exc
                 status = resp.status_code
                 if status == 429 or status >= 500:
-                    throttled = status == 429
+                    throttled, server_error = status == 429, status >= 500
                     code, api_message = _error_fields(resp, self._key)
                     retry_after = self._retry_after(resp)
                     wait = self._wait(attempt, retry_after)
@@ -324,7 +333,7 @@ class _Transport:
                     return None
                 raise self._status_error(resp, what=what, page=page, url=url)
             finally:
-                self.concurrency.release(epoch, throttled=throttled, ok=ok)
+                self.concurrency.release(epoch, throttled=throttled, ok=ok, latency=latency, server_error=server_error)
         raise self._exhausted(last, attempts, what=what, page=page, url=url)
 
     def _status_error(self, resp, *, what, page, url):

@@ -177,8 +177,10 @@ class UploadsClient:
 
     One pooled ``requests.Session`` (an ``HTTPAdapter`` pool sized to
     ``max_workers``), a bounded thread pool, retries with exponential backoff
-    and full jitter that honour ``Retry-After``, a concurrency window that is
-    halved on every burst of 429s and creeps back up after successes (AIMD),
+    and full jitter that honour ``Retry-After``, an adaptive window on the
+    requests in flight (it starts at 8, grows up to ``max_workers`` while
+    responses stay healthy, and is cut on 429s, 5xx and a clear rise in
+    latency; 429s also set a request rate, see :mod:`tlanalytics._window`),
     and an optional client-side ``max_rate``.
 
     Parameters
@@ -192,8 +194,9 @@ class UploadsClient:
         loopback host (the simulator).
     page_limit : int, default 50
         Items per listing page, 1 to 50 (the API's maximum).
-    max_workers : int, default 8
-        Most requests in flight at once (and threads in the pool).
+    max_workers : int, default 32
+        Most requests in flight at once (and threads in the pool): the ceiling
+        of the adaptive window, which starts at 8.
     timeout : float or (float, float), default (3.05, 30)
         Connect and read timeouts of every request, in seconds.
     max_retries : int, default 5
@@ -238,7 +241,7 @@ class UploadsClient:
     (120, 3)
     """
 
-    def __init__(self, api_key=None, *, base_url=None, page_limit=50, max_workers=8, timeout=(3.05, 30),
+    def __init__(self, api_key=None, *, base_url=None, page_limit=50, max_workers=32, timeout=(3.05, 30),
                  max_retries=5, backoff=0.5, backoff_max=30.0, max_retry_after=60.0, max_rate=None, max_passes=4,
                  progress=True, session=None, strict=False):
         if api_key is None:
@@ -300,8 +303,18 @@ class UploadsClient:
 
     @property
     def concurrency(self):
-        """The adaptive concurrency window: ``limit``, ``min_limit``, ``peak_in_flight``, ``decreases``..."""
+        """The adaptive concurrency window's history since the client was made.
+
+        A dict: ``start``, ``peak``, ``low`` and ``final`` window (requests in
+        flight allowed), ``decreases`` (cuts; ``throttled``, ``server_errors``
+        and ``latency_rises`` say why), ``rate`` (requests/s learned from 429s,
+        or None), ``limit``, ``max_workers`` and ``peak_in_flight``.
+        """
         return self._transport.concurrency.state()
+
+    def _window_history(self):
+        state = self.concurrency
+        return {k: state[k] for k in ("start", "peak", "low", "final", "decreases", "rate")}
 
     def _executor(self):
         if self._pool is None:
@@ -433,7 +446,9 @@ class UploadsClient:
             One row per session (see :data:`tlanalytics.schema.COLUMNS`), with
             ``attrs``: ``as_of``, ``base_url``, ``pages`` (listing pages read,
             all passes), ``requests`` (sent, retries included), ``retries``,
-            ``total_results`` (last reported), ``consistent``, ``passes``.
+            ``total_results`` (last reported), ``consistent``, ``passes``,
+            ``concurrency`` (the window's ``start``, ``peak``, ``low``,
+            ``final``, ``decreases`` and learned ``rate``: what the server allowed).
 
         Raises
         ------
@@ -485,7 +500,7 @@ class UploadsClient:
         df = _frame.build_frame(_union(walks), as_of=as_of, strict=self.strict)
         df.attrs.update(base_url=self.base_url, pages=sum(len(w.counts) for w in walks),
                         requests=op.requests, retries=op.retries, total_results=walks[-1].last_total,
-                        consistent=consistent, passes=len(walks))
+                        consistent=consistent, passes=len(walks), concurrency=self._window_history())
         if not consistent:
             warnings.warn(f"The listing kept changing while it was paged ({len(walks)} passes); the result unites them "
                           f"but may miss or keep sessions that changed meanwhile. Load again later for a consistent "
@@ -520,7 +535,8 @@ class UploadsClient:
         -------
         pandas.DataFrame
             ``df`` with the progress columns, and ``attrs["progress_requests"]``
-            and ``attrs["progress_retries"]``.
+            and ``attrs["progress_retries"]``; ``attrs["concurrency"]`` is
+            updated with the window's history (see :meth:`load`).
 
         Raises
         ------
@@ -558,7 +574,8 @@ class UploadsClient:
         finally:
             bar.close()
         out = _frame.join_progress(df, statuses, as_of=df.attrs.get("as_of"), strict=self.strict)
-        out.attrs.update(progress_requests=op.requests, progress_retries=op.retries)
+        out.attrs.update(progress_requests=op.requests, progress_retries=op.retries,
+                         concurrency=self._window_history())
         return out
 
     def load_chunks(self, upload_id):
@@ -655,7 +672,7 @@ def _client(client, kwargs):
         yield owned
 
 
-def load_uploads(api_key=None, *, base_url=None, page_limit=50, max_workers=8, timeout=(3.05, 30), max_retries=5,
+def load_uploads(api_key=None, *, base_url=None, page_limit=50, max_workers=32, timeout=(3.05, 30), max_retries=5,
                  max_rate=None, progress=True, as_of=None, session=None, strict=False, with_progress=False):
     """Load every incomplete multipart upload session of the account into a DataFrame.
 
@@ -671,8 +688,8 @@ def load_uploads(api_key=None, *, base_url=None, page_limit=50, max_workers=8, t
         API root; None reads ``TWELVELABS_BASE_URL``, else ``https://api.twelvelabs.io/v1.3``.
     page_limit : int, default 50
         Items per page, 1 to 50.
-    max_workers : int, default 8
-        Most requests in flight at once.
+    max_workers : int, default 32
+        Most requests in flight at once: the ceiling of the adaptive window.
     timeout : float or (float, float), default (3.05, 30)
         Connect and read timeouts of every request, in seconds.
     max_retries : int, default 5
