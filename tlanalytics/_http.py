@@ -147,7 +147,7 @@ class _Concurrency:
             self.window.observe(epoch, time.monotonic(), latency=latency, throttled=throttled,
                                 server_error=server_error, ok=ok, in_flight=self.in_flight)
             self.in_flight -= 1
-            self._cond.notify_all()
+            self._cond.notify(max(1, self.window.allowed - self.in_flight))  # one waiter per free slot, not all
 
     def pause(self, seconds):
         with self._cond:

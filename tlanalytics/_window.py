@@ -26,7 +26,8 @@ do:
 - **Multiplicative decrease**: a 429 cuts the window by :data:`BETA_THROTTLE`,
   a 5xx by :data:`BETA_ERROR`; at most one cut per congestion event (a
   response to a request sent before the last cut was caused by the old window
-  and cuts nothing).
+  and cuts nothing). Once a rate is learned, a cut keeps at least
+  :data:`HEADROOM` x rate x baseline latency: the rate then spaces requests.
 - **Learned rate**: a window is a coarse control (at 50 ms per request, 2 in
   flight is 40 requests/s and 3 is 60), and every 429 costs a ``Retry-After``
   pause. So a 429 also sets a rate: :data:`BETA_RATE` x the responses accepted
@@ -55,6 +56,7 @@ BETA_RATE = 0.95  # rate set after a 429, as a share of what the server accepted
 RATE_PLATEAU = 10.0  # seconds for the learned rate to grow back to where it was throttled
 RATE_DEPTH = 1 - BETA_RATE  # the cubic's depth: rate(t) = top * (1 + RATE_DEPTH * ((t - K) / K) ** 3)
 MIN_RATE = 1.0  # requests per second: the learned rate never goes below this
+HEADROOM = 2.0  # a cut keeps at least HEADROOM x rate x baseline latency in flight
 
 
 class Window:
@@ -153,11 +155,11 @@ class Window:
         if throttled:
             self._learn_rate(now, first=self._rate_top is None)
             if current:
-                self._cut(BETA_THROTTLE, "429")
+                self._cut(BETA_THROTTLE, "429", now)
             return
         if server_error:
             if current:
-                self._cut(BETA_ERROR, "5xx")
+                self._cut(BETA_ERROR, "5xx", now)
             return
         if not ok:
             return
@@ -166,7 +168,7 @@ class Window:
             self._accepted.popleft()
         level = self._latency(latency)
         if level == "rise" and current:
-            self._cut(BETA_LATENCY, "latency")
+            self._cut(BETA_LATENCY, "latency", now)
             return
         if level == "hold":
             self.slow_start = False  # as HyStart: leave slow start when delay starts to rise
@@ -205,8 +207,12 @@ class Window:
             return "hold"
         return "ok"
 
-    def _cut(self, beta, why):
-        self.limit = max(1.0, self.limit * beta)
+    def _cut(self, beta, why, now):
+        # Never below what the learned rate needs in flight (rate x latency, with headroom): once a rate is
+        # learned it is what spaces the requests, and a window under it would lower the rate a second time.
+        rate, base = self.rate(now), self.baseline
+        floor = min(self.ceiling, math.ceil(HEADROOM * rate * base)) if rate and base else 1
+        self.limit = max(1.0, floor, self.limit * beta)
         self.slow_start = False
         self.epoch += 1
         self.decreases += 1
