@@ -100,10 +100,10 @@ def test_a_429_learns_the_rate_the_server_accepted():
     assert w.rate(11.0) == pytest.approx(60 * _window.BETA_RATE)
     # flat around 60/s for about RATE_PLATEAU seconds, then faster: probing again
     assert w.rate(11.0 + _window.RATE_PLATEAU) == pytest.approx(60)
-    assert 60 < w.rate(11.0 + 2 * _window.RATE_PLATEAU) < 65
-    assert w.rate(11.0 + 3 * _window.RATE_PLATEAU) > 80
+    assert w.rate(11.0 + 2 * _window.RATE_PLATEAU) == pytest.approx(60 * (1 + _window.RATE_DEPTH))
+    assert w.rate(11.0 + 3 * _window.RATE_PLATEAU) > 60 * (1 + 4 * _window.RATE_DEPTH)
     hist = w.history(11.0)
-    assert hist["rate"] == pytest.approx(57.0) and hist["throttled"] == 1
+    assert hist["rate"] == pytest.approx(60 * _window.BETA_RATE) and hist["throttled"] == 1
 
 
 def test_later_429s_lower_the_rate_at_most_by_half_and_not_within_the_same_second():
@@ -113,10 +113,14 @@ def test_later_429s_lower_the_rate_at_most_by_half_and_not_within_the_same_secon
     w.observe(w.epoch, 1.0, throttled=True, in_flight=8)
     top = w.rate(1.0)
     w.observe(w.epoch, 1.5, throttled=True, in_flight=4)  # the same burst: nothing learned
-    assert w.rate(1.5) == pytest.approx(top, rel=0.01)
+    assert w.rate(1.5) == pytest.approx(top, rel=0.02)  # not re-learned from the 50 accepted since 0.5 s
+    before = w.rate(30.0)
     w.observe(w.epoch, 30.0, throttled=True, in_flight=4)  # nothing accepted in the last second (a pause)
-    assert w.rate(30.0) == pytest.approx(_window.BETA_RATE * 0.5 * w._rate_top / 0.5, rel=0.01)
-    assert w.rate(30.0) >= 0.5 * top * _window.BETA_RATE
+    assert w.rate(30.0) == pytest.approx(_window.BETA_RATE * 0.5 * before)  # halved, not collapsed to 1/s
+    for i in range(40):  # 40 accepted in the last second before the next 429
+        w.observe(w.epoch, 50 + i / 40, latency=LAT, in_flight=1)
+    w.observe(w.epoch, 51.0, throttled=True, in_flight=4)
+    assert w.rate(51.0) == pytest.approx(_window.BETA_RATE * 40)
 
 
 def test_a_rate_that_cannot_bind_any_more_is_dropped():
@@ -134,11 +138,11 @@ def test_once_a_rate_is_learned_a_cut_keeps_what_the_rate_needs_in_flight():
     w = Window(64, start=64)
     for i in range(200):
         w.observe(w.epoch, i / 200, latency=LAT, in_flight=64)
-    w.observe(w.epoch, 1.0, throttled=True, in_flight=64)  # rate 190/s at 50 ms: 9.5 in flight
+    w.observe(w.epoch, 1.0, throttled=True, in_flight=64)  # rate 180/s at 50 ms: 9 in flight
     for t in range(10):
         w.observe(w.epoch, 1.1 + t, server_error=True, in_flight=10)
-    need = math.ceil(_window.HEADROOM * w.rate(11.0) * LAT)
-    assert w.allowed == need and w.history()["low"] == need
+    assert w.allowed == math.ceil(_window.HEADROOM * w.rate(10.1) * LAT) >= 19
+    assert w.history()["low"] >= math.ceil(_window.HEADROOM * w.rate(1.1) * LAT) >= 18
 
 
 @settings(max_examples=200, deadline=None)

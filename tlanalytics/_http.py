@@ -101,6 +101,9 @@ def is_loopback(host):
         return False
 
 
+_PACING_CREDIT = 0.05  # seconds of late starts that pacing may catch up (a burst of at most 5% of the rate)
+
+
 class _Concurrency:
     """The adaptive window (:class:`tlanalytics._window.Window`) on requests in flight, with its clock and lock.
 
@@ -135,8 +138,8 @@ class _Concurrency:
                         if wait <= 0:
                             break
                 self._cond.wait(min(wait, 0.5))
-            if rate:
-                self._next_start = max(self._next_start, now) + 1.0 / rate
+            if rate:  # a thread that woke late may catch up a little, so the rate is kept on a busy client
+                self._next_start = max(self._next_start, now - _PACING_CREDIT) + 1.0 / rate
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             return self.window.epoch

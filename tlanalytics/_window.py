@@ -52,8 +52,8 @@ SLACK = 0.010  # seconds of latency noise ignored (thread scheduling on a busy c
 BETA_THROTTLE = 0.5  # window kept after a 429
 BETA_ERROR = 0.7  # window kept after a 5xx
 BETA_LATENCY = 0.8  # window kept after a clear latency rise
-BETA_RATE = 0.95  # rate set after a 429, as a share of what the server accepted in the last second
-RATE_PLATEAU = 10.0  # seconds for the learned rate to grow back to where it was throttled
+BETA_RATE = 0.9  # rate set after a 429, as a share of what the server accepted in the last second
+RATE_PLATEAU = 15.0  # seconds for the learned rate to grow back to where it was throttled
 RATE_DEPTH = 1 - BETA_RATE  # the cubic's depth: rate(t) = top * (1 + RATE_DEPTH * ((t - K) / K) ** 3)
 MIN_RATE = 1.0  # requests per second: the learned rate never goes below this
 HEADROOM = 2.0  # a cut keeps at least HEADROOM x rate x baseline latency in flight
