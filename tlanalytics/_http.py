@@ -265,8 +265,11 @@ class _Transport:
             log.debug("ignoring an unparsable Retry-After header")
             return None
 
-    def get(self, url, params, *, op, what, page=None, check=None, allow_404=False):
+    def get(self, url, params, *, op, what, page=None, check=None, allow_404=False, raw=False):
         """GET ``url`` with retries; the parsed JSON body, or None for a 404 when ``allow_404``.
+
+        With ``raw``, a 2xx gives ``(raw, body)``: the body's bytes as sent when
+        they are ASCII (then every decoding reads them alike), else None.
 
         Only a 404 whose code is ``resource_not_exist`` (or that has none) counts
         as "gone"; a 404 with another code, such as the ``not_found`` of a wrong
@@ -326,7 +329,7 @@ class _Transport:
                         reason = check(body) if check is not None else None
                     if reason is None:
                         ok = True
-                        return body
+                        return ((resp.content if resp.content.isascii() else None), body) if raw else body
                     last = ("format", status, None, None, reason, None)
                     wait = self._wait(attempt, None)
                     log.debug("retrying %s: the body is %s; waiting %.3f s", what, reason, wait)

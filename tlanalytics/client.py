@@ -321,9 +321,9 @@ class UploadsClient:
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="tlanalytics")
         return self._pool
 
-    def _get(self, path, params, *, op, what, page=None, check, allow_404=False):
+    def _get(self, path, params, *, op, what, page=None, check, allow_404=False, raw=False):
         return self._transport.get(self.base_url + path, params, op=op, what=what, page=page, check=check,
-                                   allow_404=allow_404)
+                                   allow_404=allow_404, raw=raw)
 
     def _walk(self, fetch, walk, op, bar, hint=None):
         """Yield ``(page, body)`` of one pass in page order, fetching concurrently.
@@ -372,10 +372,16 @@ class UploadsClient:
                 for fut in pending:
                     fut.cancel()
 
-    def _fetch_listing_page(self, op):
+    def _fetch_listing_page(self, op, raw=None):
+        """A fetch of one listing page; with a dict ``raw``, each page's bytes are kept in it (see _listing_frame)."""
         def fetch(page):
-            return self._get(_LIST, {"page": page, "page_limit": self.page_limit}, op=op, page=page,
-                             what=f"page {page} of the listing", check=_check_listing)
+            got = self._get(_LIST, {"page": page, "page_limit": self.page_limit}, op=op, page=page,
+                            what=f"page {page} of the listing", check=_check_listing, raw=raw is not None)
+            if raw is None:
+                return got
+            content, body = got
+            raw[page] = body if content is None else content
+            return body
         return fetch
 
     # -- the listing -----------------------------------------------------
@@ -476,14 +482,15 @@ class UploadsClient:
     def _load(self, *, as_of, with_progress, stacklevel):
         as_of = _sanitize_as_of(as_of)
         op = Op()
-        walks, hint, consistent = [], None, False
+        walks, raws, hint, consistent = [], [], None, False
         bar = _progress_bar(self.progress, total=None, unit="page", desc="Listing uploads")
         try:
             for n in range(1, self.max_passes + 1):
                 walk = _Walk(self.page_limit, "data", _listing_id)
                 if walks:
                     walk.limit = walks[-1].limit
-                for _ in self._walk(self._fetch_listing_page(op), walk, op, bar, hint=hint):
+                raws.append({})
+                for _ in self._walk(self._fetch_listing_page(op, raws[-1]), walk, op, bar, hint=hint):
                     pass
                 walks.append(walk)
                 if not walk.changed and walk.mismatch is None:
@@ -497,7 +504,7 @@ class UploadsClient:
                           "reading it again", n, len(walk.ids), sorted(walk.totals), walk.duplicates)
         finally:
             bar.close()
-        df = _frame.build_frame(_union(walks), as_of=as_of, strict=self.strict)
+        df = _listing_frame(walks, raws, as_of=as_of, strict=self.strict)
         df.attrs.update(base_url=self.base_url, pages=sum(len(w.counts) for w in walks),
                         requests=op.requests, retries=op.retries, total_results=walks[-1].last_total,
                         consistent=consistent, passes=len(walks), concurrency=self._window_history())
@@ -655,6 +662,19 @@ def _union(walks):
                     seen.add(key)
                     out.append(item)
     return out
+
+
+def _listing_frame(walks, raws, *, as_of, strict):
+    """The frame of the passes read.
+
+    One pass without a repeated id (the common case) is taken from its pages'
+    raw bytes by :func:`tlanalytics.frame.frame_from_pages`, whose pyarrow fast
+    path types them column-wise: :func:`_union` of such a pass is every item in
+    page order, so the frame is the same. Otherwise, the union's items.
+    """
+    if len(walks) == 1 and walks[0].duplicates == 0 and raws[0].keys() == walks[0].bodies.keys():
+        return _frame.frame_from_pages([raws[0][p] for p in sorted(raws[0])], as_of=as_of, strict=strict)
+    return _frame.build_frame(_union(walks), as_of=as_of, strict=strict)
 
 
 @contextlib.contextmanager
