@@ -9,6 +9,7 @@ them and adds the derived columns. Requests go through one pooled
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import numbers
@@ -373,7 +374,12 @@ class UploadsClient:
                     fut.cancel()
 
     def _fetch_listing_page(self, op, raw=None):
-        """A fetch of one listing page; with a dict ``raw``, each page's bytes are kept in it (see _listing_frame)."""
+        """A fetch of one listing page.
+
+        With a dict ``raw``, the page's bytes are kept in it (its parsed body
+        when the bytes are not ASCII) and the walk gets the page with only the
+        items' ids: the items are read from the bytes once, by _listing_frame.
+        """
         def fetch(page):
             got = self._get(_LIST, {"page": page, "page_limit": self.page_limit}, op=op, page=page,
                             what=f"page {page} of the listing", check=_check_listing, raw=raw is not None)
@@ -381,7 +387,8 @@ class UploadsClient:
                 return got
             content, body = got
             raw[page] = body if content is None else content
-            return body
+            return {**body, "data": [{"upload_id": item.get("upload_id")} if isinstance(item, dict) else item
+                                     for item in body["data"]]}
         return fetch
 
     # -- the listing -----------------------------------------------------
@@ -665,15 +672,18 @@ def _union(walks):
 
 
 def _listing_frame(walks, raws, *, as_of, strict):
-    """The frame of the passes read.
+    """The frame of the passes read (their walks saw only ids; ``raws`` hold the pages).
 
     One pass without a repeated id (the common case) is taken from its pages'
     raw bytes by :func:`tlanalytics.frame.frame_from_pages`, whose pyarrow fast
     path types them column-wise: :func:`_union` of such a pass is every item in
-    page order, so the frame is the same. Otherwise, the union's items.
+    page order, so the frame is the same. Otherwise the pages are parsed again
+    and the union's items are typed.
     """
-    if len(walks) == 1 and walks[0].duplicates == 0 and raws[0].keys() == walks[0].bodies.keys():
+    if len(walks) == 1 and walks[0].duplicates == 0:
         return _frame.frame_from_pages([raws[0][p] for p in sorted(raws[0])], as_of=as_of, strict=strict)
+    for walk, raw in zip(walks, raws):
+        walk.bodies = {p: json.loads(page) if isinstance(page, bytes) else page for p, page in raw.items()}
     return _frame.build_frame(_union(walks), as_of=as_of, strict=strict)
 
 
