@@ -147,8 +147,12 @@ class _Concurrency:
     def release(self, epoch, *, throttled, ok, latency=None, server_error=False):
         """Feed one response (or failure) of a request sent with token ``epoch``."""
         with self._cond:
+            cuts = self.window.decreases
             self.window.observe(epoch, time.monotonic(), latency=latency, throttled=throttled,
                                 server_error=server_error, ok=ok, in_flight=self.in_flight)
+            if self.window.decreases != cuts:
+                log.debug("%s: the concurrency window is now %d (rate %s)", "429" if throttled else
+                          "5xx" if server_error else "latency rise", self.window.allowed, self.window.history()["rate"])
             self.in_flight -= 1
             self._cond.notify(max(1, self.window.allowed - self.in_flight))  # one waiter per free slot, not all
 
