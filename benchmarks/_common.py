@@ -15,16 +15,20 @@ import sys
 import time
 
 
-def _serve(conn, n, latency, seed):
+def _serve(conn, n, latency, seed, rate_limit=None):
     """Child process: serve ``n`` generated sessions and answer commands on ``conn``."""
     from tlanalytics.simulator import Simulator, generate_uploads
 
-    with Simulator(generate_uploads(n, seed=seed), latency=latency) as sim:
+    with Simulator(generate_uploads(n, seed=seed), latency=latency, rate_limit=rate_limit) as sim:
         conn.send((sim.base_url, sim.api_key))
         while True:
             cmd = conn.recv()
             if cmd == "requests":
                 conn.send(sim.requests)
+            elif cmd == "stats":
+                with sim._lock:
+                    log = list(sim.request_log)
+                conn.send({"requests": sim.requests, "throttled": sum(1 for e in log if e[2] == 429)})
             elif cmd == "reset":
                 sim.reset_stats()
                 conn.send(None)
@@ -38,15 +42,15 @@ def _serve(conn, n, latency, seed):
 class RemoteSimulator:
     """A :class:`tlanalytics.Simulator` running in a child process.
 
-    Use as a context manager; ``base_url``, ``api_key``, ``requests()`` and
-    ``reset()`` mirror the in-process simulator.
+    Use as a context manager; ``base_url``, ``api_key``, ``requests()``,
+    ``stats()`` and ``reset()`` mirror the in-process simulator.
     """
 
-    def __init__(self, n, *, latency=0.05, seed=0):
+    def __init__(self, n, *, latency=0.05, seed=0, rate_limit=None):
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, n, latency, seed), daemon=True)
-        self.n, self.latency = n, latency
+        self._proc = ctx.Process(target=_serve, args=(child, n, latency, seed, rate_limit), daemon=True)
+        self.n, self.latency, self.rate_limit = n, latency, rate_limit
 
     def __enter__(self):
         self._proc.start()
@@ -59,6 +63,10 @@ class RemoteSimulator:
 
     def requests(self):
         return self._ask("requests")
+
+    def stats(self):
+        """``{"requests": sent, "throttled": answered 429}`` since the last reset."""
+        return self._ask("stats")
 
     def reset(self):
         self._ask("reset")

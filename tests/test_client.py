@@ -447,7 +447,7 @@ def test_concurrency_is_lowered_under_sustained_429s(make_sim, make_client):
     state = client.concurrency
     assert any(status == 429 for _, _, status, _ in sim.request_log)
     assert state["decreases"] >= 1 and state["min_limit"] <= 4
-    assert state["over_limit"] == 0  # never more in flight than the window allowed
+    assert state["peak_in_flight"] <= state["peak"]  # never more in flight than the window allowed
 
 
 def test_max_rate_is_respected(make_sim, make_client):

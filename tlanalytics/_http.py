@@ -8,9 +8,10 @@ offer is reused: its ``Retry-After`` parser (seconds or HTTP date).
 
 Three gates sit in front of every attempt, shared by all worker threads:
 
-- :class:`_Concurrency`: an AIMD window on the number of requests in flight
-  (halved on a 429, crept back up by ``1/limit`` per success, at most one
-  halving per congestion event), plus a global pause after a ``Retry-After``;
+- :class:`_Concurrency`: the adaptive window of :mod:`tlanalytics._window` on
+  the requests in flight (slow start, additive increase, cut on 429s, 5xx and
+  a clear latency rise; a rate learned from 429s), plus a global pause after
+  a ``Retry-After``;
 - :class:`_RateLimit`: at most ``max_rate`` requests in any one-second window,
   spaced ``1/max_rate`` apart;
 - a cancel event and an optional deadline per operation (:class:`Op`), so a
@@ -43,7 +44,7 @@ import requests
 import urllib3
 from urllib3.util.retry import Retry
 
-from . import __version__
+from . import __version__, _window
 from .errors import (APIError, AuthenticationError, BadRequestError, DeadlineExceededError, NotFoundError,
                      RateLimitError, ResponseFormatError, ServerError, TransportError)
 from .keys import redact
@@ -70,60 +71,72 @@ DEFAULT_MAX_BODY = 8 * 2**20
 _PIECE = 64 * 1024  # bytes asked of the socket per read; smaller reads return as soon as data arrives
 
 
-class _Concurrency:
-    """AIMD window on requests in flight, and a shared pause after ``Retry-After``."""
+_PACING_CREDIT = 0.05  # seconds of late starts that pacing may catch up (a burst of at most 5% of the rate)
 
-    def __init__(self, max_workers):
+
+class _Concurrency:
+    """The adaptive window (:class:`tlanalytics._window.Window`) on requests in flight, with its clock and lock.
+
+    ``acquire`` waits until the window has room, the learned rate allows the
+    next start and no ``Retry-After`` pause is running; ``release`` feeds the
+    response to the window. ``state()`` is the window's history for
+    ``UploadsClient.concurrency`` and ``df.attrs["concurrency"]``.
+    """
+
+    def __init__(self, max_workers, *, start=_window.START):
         self.max = max_workers
-        self.limit = float(max_workers)
-        self.min_limit = float(max_workers)
+        self.window = _window.Window(max_workers, start=start)
         self.in_flight = self.peak_in_flight = 0
-        self.decreases = 0
-        self.over_limit = 0  # times in_flight exceeded the window at an acquire: must stay 0
-        self._epoch = 0
         self._pause_until = 0.0
+        self._next_start = 0.0  # pacing at the learned rate
         self._cond = threading.Condition()
 
     def acquire(self, cancel):
+        """Wait for room; returns the token to pass to :meth:`release`."""
         with self._cond:
             while True:
                 if cancel.is_set():
                     raise _Cancelled
-                wait = self._pause_until - time.monotonic()
-                if wait <= 0 and self.in_flight < max(1, int(self.limit)):
-                    break
-                self._cond.wait(min(wait, 0.5) if wait > 0 else 0.5)
+                now = time.monotonic()
+                wait = self._pause_until - now
+                if wait <= 0:
+                    if self.in_flight >= self.window.allowed:
+                        wait = 0.5  # until a release notifies
+                    else:
+                        rate = self.window.rate(now)
+                        wait = self._next_start - now if rate else 0.0
+                        if wait <= 0:
+                            break
+                self._cond.wait(min(wait, 0.5))
+            if rate:  # a thread that woke late may catch up a little, so the rate is kept on a busy client
+                self._next_start = max(self._next_start, now - _PACING_CREDIT) + 1.0 / rate
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            if self.in_flight > max(1, int(self.limit)):
-                self.over_limit += 1
-            return self._epoch
+            return self.window.epoch
 
-    def release(self, epoch, *, throttled, ok):
+    def release(self, epoch, *, throttled, ok, latency=None, server_error=False):
+        """Feed one response (or failure) of a request sent with token ``epoch``."""
         with self._cond:
+            cuts = self.window.decreases
+            self.window.observe(epoch, time.monotonic(), latency=latency, throttled=throttled,
+                                server_error=server_error, ok=ok, in_flight=self.in_flight)
+            if self.window.decreases != cuts:
+                log.debug("%s: the concurrency window is now %d (rate %s)", "429" if throttled else
+                          "5xx" if server_error else "latency rise", self.window.allowed, self.window.history()["rate"])
             self.in_flight -= 1
-            if throttled:
-                # One halving per congestion event: 429s for requests sent before
-                # the last halving were caused by the old window.
-                if epoch == self._epoch:
-                    self.limit = max(1.0, self.limit / 2)
-                    self.min_limit = min(self.min_limit, self.limit)
-                    self.decreases += 1
-                    self._epoch += 1
-                    log.debug("429: lowering the concurrency window to %d", int(self.limit))
-            elif ok:
-                self.limit = min(float(self.max), self.limit + 1.0 / self.limit)
-            self._cond.notify_all()
+            self._cond.notify(max(1, self.window.allowed - self.in_flight))  # one waiter per free slot, not all
 
     def pause(self, seconds):
         with self._cond:
             self._pause_until = max(self._pause_until, time.monotonic() + seconds)
+            self._cond.notify_all()
 
     def state(self):
-        """A snapshot for tests and attrs."""
+        """The window's history, for tests and attrs."""
         with self._cond:
-            return {"limit": self.limit, "min_limit": self.min_limit, "max_workers": self.max,
-                    "peak_in_flight": self.peak_in_flight, "decreases": self.decreases, "over_limit": self.over_limit}
+            history = self.window.history(time.monotonic())
+            return {**history, "limit": self.window.limit, "min_limit": float(history["low"]), "max_workers": self.max,
+                    "peak_in_flight": self.peak_in_flight}
 
 
 class _RateLimit:
@@ -207,6 +220,8 @@ def _error_fields(body, key):
     code, message = body.get("code"), body.get("message")
     return (redact(str(code)[:200], key) if code is not None else None,
             redact(str(message)[:500], key) if message is not None else None)
+
+
 class _Transport:
     """One pooled session, the gates, and the retry loop; shared by all threads of a client."""
 
@@ -316,7 +331,8 @@ class _Transport:
                     raise _Cancelled
             op.check(what)
             epoch = self.concurrency.acquire(op.cancel)
-            throttled = ok = False
+            throttled = ok = server_error = False
+            latency = None
             try:
                 if self.rate is not None:
                     self.rate.acquire(op.cancel)
@@ -329,6 +345,7 @@ class _Transport:
                                                                                                remaining)
                 try:
                     resp = self._send(url, params, remaining)
+                    latency = time.monotonic() - started  # to the response's headers: what the window watches
                     content = self._read(resp, op, until)
                 except requests.exceptions.SSLError as exc:
                     raise TransportError(f"The TLS handshake with the API failed for {what} ({type(exc).__name__}). "
@@ -349,7 +366,7 @@ class _Transport:
                 status = resp.status_code
                 body, reason = _json(content)
                 if status == 429 or status >= 500:
-                    throttled = status == 429
+                    throttled, server_error = status == 429, status >= 500
                     code, api_message = _error_fields(body, self._key)
                     retry_after = self._retry_after(resp)
                     wait = self._wait(attempt, retry_after)
@@ -375,7 +392,7 @@ class _Transport:
                     return (None, content) if raw else None
                 raise self._status_error(resp, body, what=what, page=page, url=url)
             finally:
-                self.concurrency.release(epoch, throttled=throttled, ok=ok)
+                self.concurrency.release(epoch, throttled=throttled, ok=ok, latency=latency, server_error=server_error)
         raise self._exhausted(last, attempts, what=what, page=page, url=url)
 
     def _status_error(self, resp, body, *, what, page, url):

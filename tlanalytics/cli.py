@@ -179,8 +179,8 @@ def _parser():
                        help="read the shipped sample of 3,000 sessions from a built-in local simulator (no key needed)")
     group.add_argument("--base-url", metavar="URL",
                        help="API root (default: $TWELVELABS_BASE_URL, else https://api.twelvelabs.io/v1.3)")
-    group.add_argument("--workers", type=_positive_int, default=8, metavar="N",
-                       help="most requests in flight at once (default: 8)")
+    group.add_argument("--workers", type=_positive_int, default=32, metavar="N",
+                       help="most requests in flight at once: the adaptive window's ceiling (default: 32)")
     group.add_argument("--with-progress", action="store_true",
                        help="also read the upload progress of every open session (one request per open session; "
                             "report does this by default)")

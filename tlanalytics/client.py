@@ -9,6 +9,7 @@ them and adds the derived columns. Requests go through one pooled
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -89,8 +90,10 @@ class UploadsClient:
 
     One pooled ``requests.Session`` (an ``HTTPAdapter`` pool sized to
     ``max_workers``), a bounded thread pool, retries with exponential backoff
-    and full jitter that honour ``Retry-After``, a concurrency window that is
-    halved on every burst of 429s and creeps back up after successes (AIMD),
+    and full jitter that honour ``Retry-After``, an adaptive window on the
+    requests in flight (it starts at 8, grows up to ``max_workers`` while
+    responses stay healthy, and is cut on 429s, 5xx and a clear rise in
+    latency; 429s also set a request rate, see :mod:`tlanalytics._window`),
     and an optional client-side ``max_rate``.
 
     Parameters
@@ -104,8 +107,9 @@ class UploadsClient:
         loopback host (the simulator).
     page_limit : int, default 50
         Items per listing page, 1 to 50 (the API's maximum).
-    max_workers : int, default 8
-        Most requests in flight at once (and threads in the pool).
+    max_workers : int, default 32
+        Most requests in flight at once (and threads in the pool): the ceiling
+        of the adaptive window, which starts at 8.
     timeout : float or (float, float), default (3.05, 30)
         Connect and read timeouts of every request, in seconds. Their sum
         also bounds one whole attempt, body included: a server sending a
@@ -165,7 +169,7 @@ class UploadsClient:
     (120, 3)
     """
 
-    def __init__(self, api_key=None, *, base_url=None, page_limit=50, max_workers=8, timeout=(3.05, 30),
+    def __init__(self, api_key=None, *, base_url=None, page_limit=50, max_workers=32, timeout=(3.05, 30),
                  max_retries=5, backoff=0.5, backoff_max=30.0, max_retry_after=60.0, max_rate=None, max_passes=4,
                  progress=True, session=None, strict=False, deadline=None, max_pages=paging.DEFAULT_MAX_PAGES,
                  max_body=DEFAULT_MAX_BODY):
@@ -235,7 +239,13 @@ class UploadsClient:
 
     @property
     def concurrency(self):
-        """The adaptive concurrency window: ``limit``, ``min_limit``, ``peak_in_flight``, ``decreases``..."""
+        """The adaptive concurrency window's history since the client was made.
+
+        A dict: ``start``, ``peak``, ``low`` and ``final`` window (requests in
+        flight allowed), ``decreases`` (cuts; ``throttled``, ``server_errors``
+        and ``latency_rises`` say why), ``rate`` (requests/s learned from 429s,
+        or None), ``limit``, ``max_workers`` and ``peak_in_flight``.
+        """
         return self._transport.concurrency.state()
 
     def _drop_pool(self):
@@ -244,14 +254,18 @@ class UploadsClient:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
+    def _window_history(self):
+        state = self.concurrency
+        return {k: state[k] for k in ("start", "peak", "low", "final", "decreases", "rate")}
+
     def _executor(self):
         if self._pool is None:
             self._pool = Pool(self.max_workers, "tlanalytics")
         return self._pool
 
-    def _get(self, path, params, *, op, what, page=None, check, allow_404=False):
+    def _get(self, path, params, *, op, what, page=None, check, allow_404=False, raw=False):
         return self._transport.get(self.base_url + path, params, op=op, what=what, page=page, check=check,
-                                   allow_404=allow_404)
+                                   allow_404=allow_404, raw=raw)
 
     def _op(self, deadline=None):
         """A new operation; ``deadline`` (a monotonic moment) is shared with an enclosing one."""
@@ -309,10 +323,22 @@ class UploadsClient:
                     fut.cancel()
                 self._drop_pool()
 
-    def _fetch_listing_page(self, op):
+    def _fetch_listing_page(self, op, raw=None):
+        """A fetch of one listing page.
+
+        With a dict ``raw``, the page's bytes are kept in it (its parsed body
+        when the bytes are not ASCII) and the walk gets the page with only the
+        items' ids: the items are read from the bytes once, by _listing_frame.
+        """
         def fetch(page):
-            return self._get(_LIST, {"page": page, "page_limit": self.page_limit}, op=op, page=page,
-                             what=f"page {page} of the listing", check=_check_listing)
+            got = self._get(_LIST, {"page": page, "page_limit": self.page_limit}, op=op, page=page,
+                            what=f"page {page} of the listing", check=_check_listing, raw=raw is not None)
+            if raw is None:
+                return got
+            body, content = got
+            raw[page] = content if content.isascii() else body  # non-ASCII bytes may be UTF-16/32: keep the parse
+            return {**body, "data": [{"upload_id": item.get("upload_id")} if isinstance(item, dict) else item
+                                     for item in body["data"]]}
         return fetch
 
     # -- the listing -----------------------------------------------------
@@ -388,7 +414,9 @@ class UploadsClient:
             all passes), ``requests`` (sent, retries included), ``retries``,
             ``total_results`` (last reported), ``consistent``, ``passes``,
             ``stopped`` (None, or ``"repeat"``, ``"overrun"``, ``"max_pages"``
-            when a bound of :mod:`tlanalytics.paging` cut the listing short).
+            when a bound of :mod:`tlanalytics.paging` cut the listing short),
+            ``concurrency`` (the window's ``start``, ``peak``, ``low``,
+            ``final``, ``decreases`` and learned ``rate``: what the server allowed).
 
         Raises
         ------
@@ -419,13 +447,14 @@ class UploadsClient:
     def _load(self, *, as_of, with_progress, stacklevel):
         as_of = _sanitize_as_of(as_of)
         op = self._op()
-        walks, hint, consistent = [], None, False
+        walks, raws, hint, consistent = [], [], None, False
         bar = _progress_bar(self.progress, total=None, unit="page", desc="Listing uploads")
         try:
             for n in range(1, self.max_passes + 1):
                 walk = paging.Walk(walks[-1].limit if walks else self.page_limit, "data", paging.listing_id,
                                    hint=hint, max_pages=self.max_pages)
-                for _ in self._walk(self._fetch_listing_page(op), walk, op, bar, "the listing"):
+                raws.append({})
+                for _ in self._walk(self._fetch_listing_page(op, raws[-1]), walk, op, bar, "the listing"):
                     pass
                 walks.append(walk)
                 consistent = paging.settled(walks)
@@ -436,11 +465,12 @@ class UploadsClient:
                           "reading it again", n, len(walk.ids), sorted(walk.totals), walk.duplicates)
         finally:
             bar.close()
-        df = _frame.build_frame(paging.union(walks), as_of=as_of, strict=self.strict)
+        df = _listing_frame(walks, raws, as_of=as_of, strict=self.strict)
         stopped = walks[-1].stop_reason
         df.attrs.update(base_url=self.base_url, pages=sum(len(w.counts) for w in walks),
                         requests=op.requests, retries=op.retries, total_results=walks[-1].last_total,
-                        consistent=consistent, passes=len(walks), stopped=stopped)
+                        consistent=consistent, passes=len(walks), stopped=stopped,
+                        concurrency=self._window_history())
         if stopped is not None:
             warnings.warn(f"The listing was cut short: {paging.describe(walks[-1])}. The result holds the "
                           f"{len(df):,} sessions read until then.", InconsistentListingWarning, stacklevel=stacklevel)
@@ -484,7 +514,8 @@ class UploadsClient:
         -------
         pandas.DataFrame
             ``df`` with the progress columns, and ``attrs["progress_requests"]``
-            and ``attrs["progress_retries"]``.
+            and ``attrs["progress_retries"]``; ``attrs["concurrency"]`` is
+            updated with the window's history (see :meth:`load`).
 
         Raises
         ------
@@ -551,7 +582,8 @@ class UploadsClient:
         finally:
             bar.close()
         out = _frame.join_progress(df, statuses, as_of=df.attrs.get("as_of"), strict=self.strict)
-        out.attrs.update(progress_requests=op.requests, progress_retries=op.retries)
+        out.attrs.update(progress_requests=op.requests, progress_retries=op.retries,
+                         concurrency=self._window_history())
         return out
 
     def load_chunks(self, upload_id):
@@ -639,6 +671,22 @@ class UploadsClient:
 _OPTIONS = ("api_key", "base_url", "page_limit", "max_workers", "timeout", "deadline", "max_retries", "backoff",
             "backoff_max", "max_retry_after", "max_rate", "max_passes", "max_pages", "max_body", "progress", "session",
             "strict")
+
+
+def _listing_frame(walks, raws, *, as_of, strict):
+    """The frame of the passes read (their walks saw only ids; ``raws`` hold the pages).
+
+    One pass without a repeated id (the common case) is taken from its pages'
+    raw bytes by :func:`tlanalytics.frame.frame_from_pages`, whose pyarrow fast
+    path types them column-wise: :func:`tlanalytics.paging.union` of such a pass is every item in
+    page order, so the frame is the same. Otherwise the pages are parsed again
+    and the union's items are typed.
+    """
+    if len(walks) == 1 and walks[0].duplicates == 0:
+        return _frame.frame_from_pages([raws[0][p] for p in sorted(raws[0])], as_of=as_of, strict=strict)
+    for walk, raw in zip(walks, raws):
+        walk.bodies = {p: json.loads(page) if isinstance(page, bytes) else page for p, page in raw.items()}
+    return _frame.build_frame(paging.union(walks), as_of=as_of, strict=strict)
 
 
 @contextlib.contextmanager
