@@ -141,4 +141,17 @@ def test_a_429_or_5xx_through_the_gate_cuts_the_window(kind):
     conc.release(epoch, throttled=kind == "429", ok=False, server_error=kind == "5xx", latency=0.01)
     state = conc.state()
     assert state["final"] < 16 and state["decreases"] == 1
-    assert (state["rate"] is not None) == (kind == "429")
+    assert state["rate"] is None  # a lone 429 says nothing of the server's capacity: no rate is learned from it
+
+
+def test_a_429_after_a_busy_second_learns_a_rate():
+    from tlanalytics._window import MIN_SAMPLE
+
+    conc = _Concurrency(32, start=16)
+    cancel = threading.Event()
+    for _ in range(MIN_SAMPLE + 2):
+        conc.release(conc.acquire(cancel), throttled=False, ok=True, latency=0.01)
+    conc.release(conc.acquire(cancel), throttled=True, ok=False, latency=0.01)
+    state = conc.state()
+    assert state["rate"] is not None and MIN_SAMPLE <= state["rate"] <= MIN_SAMPLE + 2
+    assert conc.in_flight == 0

@@ -56,6 +56,8 @@ BETA_RATE = 0.9  # rate set after a 429, as a share of what the server accepted 
 RATE_PLATEAU = 15.0  # seconds for the learned rate to grow back to where it was throttled
 RATE_DEPTH = 1 - BETA_RATE  # the cubic's depth: rate(t) = top * (1 + RATE_DEPTH * ((t - K) / K) ** 3)
 MIN_RATE = 1.0  # requests per second: the learned rate never goes below this
+MIN_SAMPLE = 8  # responses accepted in the last second before a first 429 may set a rate: fewer say nothing of
+#                 the server's capacity (a stray 429, or a client that was barely sending), and only the window is cut
 HEADROOM = 2.0  # a cut keeps at least HEADROOM x rate x baseline latency in flight
 
 
@@ -228,7 +230,9 @@ class Window:
             return  # the same burst of 429s
         accepted = float(len(self._accepted))
         if first:
-            top = max(MIN_RATE, accepted)
+            if accepted < MIN_SAMPLE:
+                return
+            top = accepted
         else:
             current = self.rate(now) or accepted
             top = min(max(accepted, current * BETA_THROTTLE), current)  # never more than it had, at most halved

@@ -482,7 +482,7 @@ def _pyarrow():
         import pyarrow
         import pyarrow.parquet
     except ImportError as exc:
-        raise ConfigurationError("Parquet needs pyarrow: pip install 'tlanalytics[parquet]'") from exc
+        raise ConfigurationError("Parquet needs pyarrow, a dependency of tlanalytics that is missing here: pip install pyarrow") from exc
     return pyarrow, pyarrow.parquet
 
 
@@ -503,7 +503,7 @@ def to_parquet(df, path):
     Raises
     ------
     tlanalytics.errors.ConfigurationError
-        pyarrow is not installed (``pip install 'tlanalytics[parquet]'``).
+        pyarrow is not installed (it is a dependency of tlanalytics: ``pip install pyarrow``).
 
     Examples
     --------

@@ -558,7 +558,7 @@ def test_the_walkthrough_notebook_in_demo_mode_never_shows_the_simulator_key(tmp
 
     path = ROOT / "notebooks" / "explore_uploads.ipynb"
     source = path.read_text(encoding="utf-8")
-    assert "demo = tl.Simulator()" in source and "TWELVELABS_API_KEY" in source  # the demo branch this relies on
+    assert "demo = tla.Simulator()" in source and "TWELVELABS_API_KEY" in source  # the demo branch this relies on
     spec = tmp_path / "jupyter" / "kernels" / "tlanalytics-reliability"
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(json.dumps({
