@@ -101,14 +101,9 @@ def test_without_voila_says_what_to_install(tmp_path):
     assert 'pip install "tlanalytics[dashboard]"' in line
 
 
-def test_store_without_history_support_is_a_clear_error(tmp_path):
-    import tlanalytics
-
-    if "load_history" in tlanalytics.__all__:  # once snapshot history exists, a missing folder is the error
-        assert "no such folder" in one_error_line(run("--demo", "--store", tmp_path / "nowhere"), 3)
-    else:
-        line = one_error_line(run("--demo", "--store", tmp_path), 3)
-        assert "--store" in line and "history" in line
+def test_a_store_that_does_not_exist_is_a_clear_error(tmp_path):
+    line = one_error_line(run("--demo", "--store", tmp_path / "nowhere"), 3)
+    assert "--store" in line and "no such folder" in line
 
 
 def test_port_in_use_and_no_key_are_configuration_errors():

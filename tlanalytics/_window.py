@@ -55,7 +55,7 @@ BETA_LATENCY = 0.8  # window kept after a clear latency rise
 BETA_RATE = 0.9  # rate set after a 429, as a share of what the server accepted in the last second
 RATE_PLATEAU = 15.0  # seconds for the learned rate to grow back to where it was throttled
 RATE_DEPTH = 1 - BETA_RATE  # the cubic's depth: rate(t) = top * (1 + RATE_DEPTH * ((t - K) / K) ** 3)
-MIN_RATE = 1.0  # requests per second: the learned rate never goes below this
+MIN_RATE = 10.0  # requests per second: the learned rate never goes below this (the window and Retry-After guard below it)
 MIN_SAMPLE = 8  # responses accepted in the last second before a first 429 may set a rate: fewer say nothing of
 #                 the server's capacity (a stray 429, or a client that was barely sending), and only the window is cut
 HEADROOM = 2.0  # a cut keeps at least HEADROOM x rate x baseline latency in flight

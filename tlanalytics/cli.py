@@ -689,7 +689,7 @@ def _history(args):
 
 
 _COMMANDS = {"fetch": _fetch, "summary": _summary, "report": _report, "check": _check, "simulate": _simulate,
-             "snapshot": _snapshot, "history": _history}
+             "dashboard": _dashboard, "snapshot": _snapshot, "history": _history}
 
 
 # --- errors and main ---------------------------------------------------------------------
