@@ -67,27 +67,37 @@ def status_color(status):
 
 # --- shared docstring fragments (seaborn's ``_core_docs``) ---------------------
 
-_DOCS = {
+_DOCS = {  # relative indentation only: each fragment takes the indentation of the line it replaces
     "ax": """ax : matplotlib.axes.Axes, optional
-        Where to draw; the current Axes when None (a new figure with
-        ``layout="constrained"`` when pyplot has none, so a plain
-        ``ax.figure.savefig(path)`` clips nothing).""",
+    Where to draw; the current Axes when None (a new figure with
+    ``layout="constrained"`` when pyplot has none, so a plain
+    ``ax.figure.savefig(path)`` clips nothing).""",
     "returns": """Returns
-    -------
-    matplotlib.axes.Axes""",
+-------
+matplotlib.axes.Axes""",
 }
 
 
 def _doc(kwargs_target):
-    """Fill the ``{ax}``, ``{kwargs}`` and ``{returns}`` fragments of a plot function's docstring."""
+    """Fill the ``{ax}``, ``{kwargs}`` and ``{returns}`` fragments of a plot function's docstring.
+
+    Python 3.13 strips docstrings' common indentation at compile time and
+    earlier versions do not, so every fragment line is indented like the line
+    of its placeholder.
+    """
     fragments = {**_DOCS, "kwargs": f"""**kwargs
-        Passed to :meth:`matplotlib.axes.Axes.{kwargs_target}`."""}
+    Passed to :meth:`matplotlib.axes.Axes.{kwargs_target}`."""}
 
     def decorate(func):
-        doc = func.__doc__
-        for name, text in fragments.items():
-            doc = doc.replace("{" + name + "}", text)
-        func.__doc__ = doc
+        lines = []
+        for line in func.__doc__.split("\n"):
+            name = line.strip()[1:-1] if line.strip().startswith("{") and line.strip().endswith("}") else None
+            if name in fragments:
+                indent = line[: len(line) - len(line.lstrip())]
+                lines += [indent + part for part in fragments[name].split("\n")]
+            else:
+                lines.append(line)
+        func.__doc__ = "\n".join(lines)
         return func
     return decorate
 
