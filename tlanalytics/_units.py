@@ -160,3 +160,8 @@ def format_utc(ts):
     ts = pd.Timestamp(ts)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return ts.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def plural(n, word, plural_form=None):
+    """``"1 session"``, ``"2,000 sessions"``: ``n`` with thousands separators and the word agreeing with it."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {plural_form or word + 's'}"

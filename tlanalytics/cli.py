@@ -472,7 +472,10 @@ def _check_output(path, *, folder=False):
 
 
 def _plural(n, word):
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+    """:func:`tlanalytics._units.plural`, imported on use (``--help`` must not import pandas)."""
+    from ._units import plural
+
+    return plural(n, word)
 
 
 def _fetch(args):

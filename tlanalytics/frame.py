@@ -30,7 +30,7 @@ import pandas as pd
 from . import _fastparse, _parse
 from ._parse import NAT
 from .errors import InvalidArgumentError, ResponseFormatError
-from .schema import SIZE_BUCKET_EDGES, STATUSES, columns, dtype_of
+from .schema import SIZE_BUCKET_EDGES, STATUSES, TERMINAL_STATUSES, columns, dtype_of
 from .validate import as_of as _as_of, duration as _delta
 
 __all__ = ["build_frame", "frame_from_pages", "empty_frame", "recompute", "join_progress", "chunks_frame",
@@ -46,7 +46,6 @@ _DERIVED = columns("derived")
 _PROGRESS = columns("progress")
 _PROGRESS_RAW = ("uploaded_size", "chunks_completed", "chunks_failed", "chunks_pending", "last_activity", "vanished")
 _KNOWN = frozenset(_LISTING + _DERIVED + _PROGRESS)
-_TERMINAL = ("completed", "failed", "expired")
 _HOUR = 3_600_000_000_000
 _EXPIRY_EDGES = np.array([1, _HOUR, 6 * _HOUR, 24 * _HOUR])
 _COUNTERS = ("chunks_completed", "chunks_failed", "chunks_pending")
@@ -421,7 +420,7 @@ def _derive_progress(cols, now, stall_after, risk_window):
     finished = known & (remaining <= 0)
     eta[finished] = last[finished]
     status = pd.Series(cols["status"], copy=False)
-    open_ = pd.arrays.BooleanArray(~status.isin(_TERMINAL).to_numpy(), status.isna().to_numpy())
+    open_ = pd.arrays.BooleanArray(~status.isin(TERMINAL_STATUSES).to_numpy(), status.isna().to_numpy())
     unfinished = open_ & ~cols["is_expired"] & pd.arrays.BooleanArray(up < total, up_na | total_na)
     late = pd.arrays.BooleanArray(moving & (eta > expires), moving & ((eta == NAT) | (expires == NAT)))
     starving = pd.arrays.BooleanArray(~moving & (tte < risk_window), ~moving & (tte == NAT))

@@ -27,8 +27,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ._units import plural
 from .errors import InvalidArgumentError
-from .schema import STATUSES
+from .schema import STATUSES, TERMINAL_STATUSES
 from .validate import as_of as sanitize_as_of
 
 __all__ = [
@@ -39,8 +40,6 @@ __all__ = [
     "summarize", "evaluate_check", "glossary_markdown",
 ]
 
-#: Statuses after which nothing more happens to a session.
-TERMINAL_STATUSES = ("completed", "failed", "expired")
 #: The windows of the ``expiring_<w>`` figures: name -> Timedelta.
 EXPIRY_WINDOWS = {"1h": pd.Timedelta(hours=1), "6h": pd.Timedelta(hours=6), "24h": pd.Timedelta(hours=24)}
 #: The columns a frame needs for the progress figures (``vanished`` is optional).
@@ -719,11 +718,6 @@ class CheckResult:
     figures: tuple = ()
 
 
-def _plural(n, word):
-    """``"1 session"``, ``"2 sessions"``."""
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
 def evaluate_check(df, *, max_expiring=0, within=1.0, max_failed=None, max_stuck_bytes=None):
     """Compare the frame with alerting thresholds (what ``tlanalytics check`` does).
 
@@ -754,18 +748,18 @@ def evaluate_check(df, *, max_expiring=0, within=1.0, max_failed=None, max_stuck
     hours = f"{float(within):g} h (--within {float(within):g})"
     checks = []
     expiring = int(expiring_mask(df, within).sum())
-    checks.append((expiring > max_expiring, f"{_plural(expiring, 'open session')} expiring within {hours}",
+    checks.append((expiring > max_expiring, f"{plural(expiring, 'open session')} expiring within {hours}",
                    f"{max_expiring:,}", "--max-expiring"))
     if max_failed is not None:
         failed = int(failed_mask(df).sum())
-        checks.append((failed > max_failed, f"{_plural(failed, 'failed session')}", f"{max_failed:,}", "--max-failed"))
+        checks.append((failed > max_failed, f"{plural(failed, 'failed session')}", f"{max_failed:,}", "--max-failed"))
     if max_stuck_bytes is not None:
         stuck = stuck_mask(df, within)
         size = _sum(df.loc[stuck, "total_size"])
         where = "" if has_progress(df) else f" expiring within {hours}"
         what = "stalled or at-risk open session" if has_progress(df) else "open session"
         checks.append((size > max_stuck_bytes,
-                       f"{format_bytes(size)} ({size:,} bytes) in {_plural(int(stuck.sum()), what)}{where}",
+                       f"{format_bytes(size)} ({size:,} bytes) in {plural(int(stuck.sum()), what)}{where}",
                        format_bytes(max_stuck_bytes), "--max-stuck-bytes"))
     reasons = tuple(f"{value}, more than the {limit} allowed by {flag}" for crossed, value, limit, flag in checks
                     if crossed)

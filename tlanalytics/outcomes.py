@@ -20,6 +20,7 @@ import pandas as pd
 
 from .completion import completion_durations, kaplan_meier, quantile_time
 from .errors import InvalidArgumentError
+from .schema import TERMINAL_STATUSES
 
 __all__ = ["OUTCOMES", "ANALYSIS_COLUMNS", "open_rows", "session_outcomes", "trends"]
 
@@ -27,7 +28,6 @@ __all__ = ["OUTCOMES", "ANALYSIS_COLUMNS", "open_rows", "session_outcomes", "tre
 OUTCOMES = ("completed", "expired", "failed", "ended unseen", "open")
 #: The stored columns the analyses read: ``load_history(columns=ANALYSIS_COLUMNS)`` needs half the memory.
 ANALYSIS_COLUMNS = ("upload_id", "status", "total_size", "created_at", "expires_at", "uploaded_size")
-_DONE = ("completed", "failed", "expired")
 _NEEDED = ("snapshot_at", "upload_id", "status", "total_size", "created_at", "expires_at")
 _NAT = np.iinfo(np.int64).min
 
@@ -87,7 +87,7 @@ def open_rows(history):
     """
     _check(history, ("snapshot_at", "status", "expires_at"))
     codes, names = _status_codes(history["status"])
-    done = np.isin(codes, [names[s] for s in _DONE if s in names])
+    done = np.isin(codes, [names[s] for s in TERMINAL_STATUSES if s in names])
     expires = _ns(history["expires_at"])
     return ~done & ~((expires != _NAT) & (expires <= _ns(history["snapshot_at"])))
 
@@ -210,7 +210,7 @@ def _outcomes(history):
     seen = last >= 0
     count = np.bincount(codes, minlength=n_ids)
     firsts = {s: _first(codes, rows_k, status == names[s], n_ids, n) if s in names else np.full(n_ids, n)
-              for s in _DONE}
+              for s in TERMINAL_STATUSES}
     term = np.where(firsts["completed"] < n, firsts["completed"],
                     np.where(firsts["failed"] < n, firsts["failed"], firsts["expired"]))
     prev = np.full(n_ids, -1, dtype=small)

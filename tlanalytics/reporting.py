@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import __version__
 from . import metrics
-from ._units import NA_TEXT, format_bytes, format_duration, format_utc
+from ._units import NA_TEXT, format_bytes, format_duration, format_utc, plural
 from .metrics import EXPIRY_WINDOWS, summarize
 
 __all__ = ["summarize", "report", "render_html", "overview_png", "summary_rows", "headline", "source_text",
@@ -36,11 +36,6 @@ __all__ = ["summarize", "report", "render_html", "overview_png", "summary_rows",
 _NEEDED_BY_REPORT = ("status", "total_size", "time_to_expiry", "is_expired", "upload_id", "chunk_size",
                      "total_chunks", "expires_at", "chunks_consistent")
 _e = html.escape
-
-
-def _plural(n, word, plural=None):
-    """``"1 session"``, ``"2 sessions"`` (n with thousands separators)."""
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {plural or word + 's'}"
 
 
 # --- text shared with the CLI ---------------------------------------------------------
@@ -120,7 +115,7 @@ def headline(summary):
     if s.has_progress:
         parts.append(f"{s.stalled:,} stalled")
     verb = "needs" if s.attention == 1 else "need"
-    text = (f"{_plural(s.attention, 'open session')} {verb} attention now ({', '.join(parts)}): "
+    text = (f"{plural(s.attention, 'open session')} {verb} attention now ({', '.join(parts)}): "
             f"{format_bytes(s.attention_bytes)} at stake.")
     if not s.has_progress:
         text += " Progress was not read, so stalled and at-risk sessions are unknown."
@@ -151,19 +146,19 @@ def summary_rows(summary, *, exact=True):
         return f"{format_bytes(n)} ({n:,} bytes)" if n and exact else format_bytes(n)
 
     rows = [("Sessions listed", f"{s.sessions:,}, {size(s.total_bytes)}"),
-            ("Needs attention now (open)", f"{_plural(s.attention, 'session')}, {size(s.attention_bytes)} at stake")]
+            ("Needs attention now (open)", f"{plural(s.attention, 'session')}, {size(s.attention_bytes)} at stake")]
     if s.has_progress:
         rows += [("At risk (open)", f"{s.at_risk:,}"), ("Stalled (open)", f"{s.stalled:,}")]
-    rows.append(("Open", f"{_plural(s.open, 'session')}, {size(s.open_bytes)} held"))
+    rows.append(("Open", f"{plural(s.open, 'session')}, {size(s.open_bytes)} held"))
     for name in EXPIRY_WINDOWS:
         rows.append((f"Expiring within {name[:-1]} h (open)",
-                     f"{_plural(s[f'expiring_{name}'], 'session')}, {size(s[f'expiring_{name}_bytes'])}"))
+                     f"{plural(s[f'expiring_{name}'], 'session')}, {size(s[f'expiring_{name}_bytes'])}"))
     if s.has_progress:
         share = NA_TEXT if s.overall_progress is None else f"{s.overall_progress:.1%}"
         rows += [("Bytes still to upload (open)", f"{size(s.bytes_to_upload)}; {share} uploaded, "
-                                                  f"progress known for {_plural(s.progress_known, 'session')}"),
+                                                  f"progress known for {plural(s.progress_known, 'session')}"),
                  ("Vanished while read", f"{s.vanished:,}")]
-    rows += [("Failed (status)", f"{_plural(s.failed, 'session')}, {size(s.failed_bytes)}"),
+    rows += [("Failed (status)", f"{plural(s.failed, 'session')}, {size(s.failed_bytes)}"),
              ("Completed (status)", f"{s.completed:,}"),
              ("Past expiry (any status)", f"{s.past_expiry:,}, of which {s.active_past_expiry:,} not marked expired"),
              ("Median age", format_duration(s.median_age)),
@@ -300,7 +295,7 @@ def _do_now_section(df, s, top):
                      _e(format_bytes(r["bytes_to_upload"])), _e(_rate(r["required_rate"])),
                      _e(_rate(_get(r, "upload_rate")))])
     header = ["Upload id", "Why", "Time left", "Progress", "Size", "Still to upload", "Rate needed", "Current rate"]
-    intro = (f"<p>Open sessions that need attention now ({_plural(s.attention, 'session')}), soonest expiry first, "
+    intro = (f"<p>Open sessions that need attention now ({plural(s.attention, 'session')}), soonest expiry first, "
              f"then the next open sessions to expire; at most {top}. <b>Rate needed</b> is the upload speed that "
              f"finishes the session before it expires: resume the upload from the client that started it, or "
              f"start it again if that speed cannot be reached.</p>")
@@ -311,7 +306,7 @@ def _do_now_section(df, s, top):
 
 def _failed_section(df, s, top):
     failed = metrics.failed_sessions(df, top)
-    intro = (f"<p>{_plural(s.failed, 'session')} failed ({format_bytes(s.failed_bytes)}); they will not finish: "
+    intro = (f"<p>{plural(s.failed, 'session')} failed ({format_bytes(s.failed_bytes)}); they will not finish: "
              f"upload those files again in a new session. Largest first, at most {top}.</p>")
     if not len(failed):
         return intro.replace("; they will not finish: upload those files again in a new session", "")
@@ -329,8 +324,8 @@ def _status_section(df, s):
     rows = [[_badge(None if name == "missing" else name), _e(f"{int(r.sessions):,}"), _e(format_bytes(r.bytes))]
             for name, r in table.iterrows() if r.sessions or name in s.status_counts]
     rows.append(["<b>all</b>", _e(f"{s.sessions:,}"), _e(format_bytes(s.total_bytes))])
-    note = (f"<p>Statuses as the API reports them. {_plural(s.open, 'session')} ({format_bytes(s.open_bytes)}) "
-            f"are open; {s.past_expiry:,} are past expiry, of which {_plural(s.active_past_expiry, 'session')} "
+    note = (f"<p>Statuses as the API reports them. {plural(s.open, 'session')} ({format_bytes(s.open_bytes)}) "
+            f"are open; {s.past_expiry:,} are past expiry, of which {plural(s.active_past_expiry, 'session')} "
             f"still {'carries' if s.active_past_expiry == 1 else 'carry'} a status other than completed, failed "
             f"or expired (they are not open).</p>")
     return note + _table("status", ["Reported status", "Sessions", "Size"], rows, numeric=("Sessions", "Size"))
@@ -349,7 +344,7 @@ def _chunk_section(df):
              _e(_num(r.min_chunks)), _e(_num(r.median_chunks)), _e(_num(r.max_chunks)), _e(f"{int(r.inconsistent):,}")]
             for r in table.itertuples()]
     n_bad = int(table["inconsistent"].sum())
-    note = (f"<p>{_plural(len(table), 'chunk size')} in use; {_plural(n_bad, 'session')} whose chunk count does "
+    note = (f"<p>{plural(len(table), 'chunk size')} in use; {plural(n_bad, 'session')} whose chunk count does "
             f"not match file size ÷ chunk size.</p>")
     header = ["Chunk size", "Sessions", "Fewest chunks", "Median chunks", "Most chunks", "Chunk count mismatch"]
     return note + _table("chunks", header, rows, numeric=header[1:])
@@ -360,8 +355,8 @@ def _source_rows(df, s):
     rows = [("As of", format_utc(s.as_of)), ("Source", source_text(s))]
     if s.has_progress:
         asked = attrs.get("progress_requests")
-        rows.append(("Progress", f"read for {_plural(s.progress_known, 'open session')}"
-                     + (f" ({_plural(int(asked), 'request')})" if asked is not None else "")))
+        rows.append(("Progress", f"read for {plural(s.progress_known, 'open session')}"
+                     + (f" ({plural(int(asked), 'request')})" if asked is not None else "")))
     else:
         rows.append(("Progress", "not read (listing only)"))
     for key, label in (("pages", "Listing pages read"), ("requests", "Listing requests"), ("retries", "Retries"),
@@ -431,7 +426,7 @@ def render_html(df, *, title=None, top=20, trends=None):
     s = summarize(df)
     when = f" as of {format_utc(s.as_of)}" if s.as_of is not None else ""
     title = title or "TwelveLabs upload sessions"
-    sub = (f"{_plural(s.sessions, 'upload session')} listed{when}: {s.open:,} open, {s.past_expiry:,} past expiry, "
+    sub = (f"{plural(s.sessions, 'upload session')} listed{when}: {s.open:,} open, {s.past_expiry:,} past expiry, "
            f"{s.completed:,} completed, {s.failed:,} failed. Source: {source_text(s)}.")
     parts = [f"<h1>{_e(title)}</h1>", f'<p class="sub" id="subtitle">{_e(sub)}</p>']
     if len(df) == 0:

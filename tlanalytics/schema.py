@@ -32,6 +32,8 @@ __all__ = [
 #: Documented session statuses, in display order. Unknown values are kept as
 #: extra categories after these.
 STATUSES = ("active", "completed", "failed", "expired")
+#: Statuses of sessions that are over: they can no longer finish nor be lost.
+TERMINAL_STATUSES = ("completed", "failed", "expired")
 
 #: Labels of ``expiry_bucket``, in order. Edges: 0, 1 h, 6 h, 24 h.
 EXPIRY_BUCKETS = ("expired", "< 1 h", "1-6 h", "6-24 h", "> 24 h")
