@@ -606,6 +606,7 @@ def _dashboard(args):
             _out("  The token in this URL is the only way in; it is not printed again.")
         _out("Press Ctrl+C to stop.")
 
+    dashboard.skip_slow_imports()  # this process only serves the page: about 1 s less to start
     try:
         dashboard.serve(cfg, host=args.host, port=args.port, token=token, on_ready=ready, debug=args.debug)
     except KeyboardInterrupt:  # Ctrl+C (or SIGTERM) is how it is meant to stop

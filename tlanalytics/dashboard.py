@@ -27,17 +27,20 @@ import os
 import secrets
 import shutil
 import socket
+import sys
 import tempfile
 from pathlib import Path
 
+from ._dashkernel import history_view
 from .errors import ConfigurationError
 
-__all__ = ["DashboardSettings", "settings", "load", "serve", "NOTEBOOK"]
+__all__ = ["DashboardSettings", "settings", "load", "history_view", "serve", "NOTEBOOK"]
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NOTEBOOK = TEMPLATES / "dashboard.ipynb"
+KERNEL = "tlanalytics-dashboard"  # the kernel the notebook names; its spec is written by serve()
 ENV_VAR = "TLANALYTICS_DASHBOARD"
 INSTALL_HINT = 'the dashboard needs Voilà: pip install "tlanalytics[dashboard]"'
 # Largest export embedded in the page as a data: link (the page has no file server to link to).
@@ -112,10 +115,12 @@ def load(cfg, *, progress=False):
     --------
     >>> df = load(DashboardSettings(demo=True))  # doctest: +SKIP
     """
+    from ._dashkernel import take_prefetched
     from .errors import TLAnalyticsError
 
     try:
-        return _load(cfg, progress=progress)
+        early = None if progress else take_prefetched(cfg)  # the load the kernel started as it started
+        return early.result() if early is not None else _load(cfg, progress=progress)
     except TLAnalyticsError as exc:
         import html
 
@@ -187,6 +192,21 @@ def is_loopback(host):
         return False
 
 
+def skip_slow_imports():
+    """Keep Voilà's import from building an IRI grammar the dashboard never uses (about 1 s of CPU).
+
+    ``jupyter_server`` imports ``jsonschema``, whose optional ``iri`` format
+    check imports ``rfc3987_syntax``, which compiles a Lark grammar at import:
+    that was 1.1 of the 1.7 s Voilà took to import. No schema of
+    ``jupyter_server``, ``jupyter_events``, ``nbformat`` or Voilà uses the
+    ``iri`` formats, so the dashboard's process marks the module as absent and
+    ``jsonschema`` simply goes without that check. Meant for the process of
+    ``tlanalytics dashboard`` only (it affects the whole process); does
+    nothing when the module was already imported.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def require_voila():
     """Import Voilà, or raise :class:`ConfigurationError` saying what to install."""
     try:
@@ -243,20 +263,41 @@ def _voila_config(host, port, token, debug):
                 # jupyter_server's default (3 pings) exceeds tornado's limit and makes it warn at every visit
                 "ws_ping_timeout": 30_000,
                 # Voilà 0.5's page sends no _xsrf with the POST that shuts its kernel down when the page is left;
-                # behind a token that POST would fail (403) and leave the kernel running. It names a random
+                # that POST would fail (403) and leave the kernel running for an hour. It names a random
                 # kernel id, so another site could not forge it anyway.
-                "disable_check_xsrf": bool(token),
+                "disable_check_xsrf": True,
             },
         },
         "VoilaConfiguration": {
             "template": "tlanalytics", "strip_sources": True, "show_tracebacks": False,
-            "file_allowlist": [], "progressive_rendering": False,
+            # The page is sent at once and the browser loads its scripts while the kernel starts (and warms up,
+            # see _dashkernel); the outputs then come over a websocket, cell by cell.
+            "file_allowlist": [], "progressive_rendering": True,
         },
         # A page closed without saying goodbye leaves its kernel; cull those after an idle hour.
         "MappingKernelManager": {"cull_idle_timeout": 3600, "cull_interval": 300},
         # Kernels talk to the server over Unix sockets in a private folder, not TCP ports.
         "KernelManager": {"transport": "ipc"},
     }
+
+
+def _write_kernel_spec(folder):
+    """Write the page kernels' spec under ``folder/kernels``: IPython's, plus :func:`~._dashkernel.warm_up` at start.
+
+    The notebook names this kernel (:data:`KERNEL`); ``folder`` goes on
+    ``JUPYTER_PATH`` for the server only. ``exec_lines`` run once the
+    kernel is up, while the browser still loads the page's scripts.
+    """
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--IPKernelApp.exec_lines=__import__('tlanalytics._dashkernel')._dashkernel.warm_up()"],
+        "display_name": "tlanalytics dashboard (Python 3)", "language": "python",
+        "metadata": {"debugger": False},
+    }
+    path = Path(folder) / "kernels" / KERNEL / "kernel.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    return path
 
 
 @contextlib.contextmanager
@@ -321,9 +362,12 @@ def serve(cfg=None, *, host="127.0.0.1", port=8866, token=None, on_ready=None, d
     from traitlets.config import Config
     from voila.app import Voila
 
-    exports = tempfile.mkdtemp(prefix="tlanalytics-dashboard-")
-    cfg = dataclasses.replace(cfg, export_dir=cfg.export_dir or exports)
-    jupyter_path = os.pathsep.join(p for p in (str(TEMPLATES), os.environ.get("JUPYTER_PATH")) if p)
+    state = tempfile.mkdtemp(prefix="tlanalytics-dashboard-")
+    exports = Path(state) / "exports"
+    exports.mkdir()
+    _write_kernel_spec(state)
+    cfg = dataclasses.replace(cfg, export_dir=cfg.export_dir or str(exports))
+    jupyter_path = os.pathsep.join(p for p in (str(TEMPLATES), state, os.environ.get("JUPYTER_PATH")) if p)
     try:
         with _environment(**{ENV_VAR: json.dumps(dataclasses.asdict(cfg)), "JUPYTER_PATH": jupyter_path}):
             app = Voila(config=Config(_voila_config(host, port, token, debug)))
@@ -334,7 +378,7 @@ def serve(cfg=None, *, host="127.0.0.1", port=8866, token=None, on_ready=None, d
             log.info("Serving the dashboard at %s", page_url(host, port))
             app.start()  # returns when stopped; Voilà shuts the kernels down
     finally:
-        shutil.rmtree(exports, ignore_errors=True)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def new_token():

@@ -207,9 +207,10 @@ class Explorer:
         see :func:`tlanalytics.metrics.urgency_order`) or a column name.
     top_n : int, default 20
         Initial number of rows in the table.
-    history : pandas.DataFrame, optional
+    history : pandas.DataFrame or ipywidgets.Widget, optional
         A snapshot history (:func:`~tlanalytics.load_history`); adds a
-        History tab (:func:`~tlanalytics.history_tab`).
+        History tab (:func:`~tlanalytics.history_tab`). A widget is used as
+        the tab's content as it is (the dashboard's tab, filled once built).
 
     Attributes
     ----------
@@ -301,7 +302,8 @@ class Explorer:
         if history is not None:  # the History tab: trends of a snapshot history (tlanalytics.histviews)
             from .histviews import history_tab
 
-            self._tabs.children = (*self._tabs.children, history_tab(history))
+            tab = history if isinstance(history, w.Widget) else history_tab(history)
+            self._tabs.children = (*self._tabs.children, tab)
             self._tabs.set_title(len(self._tabs.children) - 1, "History")
         buttons = [self._reset, self._export] + ([self._refresh] if self._loader else [])
         self._widget = w.VBox([
