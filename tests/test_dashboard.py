@@ -9,6 +9,9 @@ with plain pandas.
 
 import contextlib
 import csv
+import dataclasses
+import json
+import logging
 import os
 import re
 import signal
@@ -23,7 +26,8 @@ import pytest
 import requests
 
 import _browser
-from tlanalytics import dashboard
+import tlanalytics as tla
+from tlanalytics import _dashkernel, dashboard
 from tlanalytics.client import load_uploads
 from tlanalytics.errors import ConfigurationError
 from tlanalytics.schema import STATUSES
@@ -129,6 +133,64 @@ def test_settings_and_hosts():
     assert dashboard.page_url("::", 8, "t") == "http://[::]:8/?token=t"
 
 
+def test_the_kernel_spec_runs_ipython_with_the_warm_up(tmp_path):
+    path = dashboard._write_kernel_spec(tmp_path)
+    assert path == tmp_path / "kernels" / dashboard.KERNEL / "kernel.json"
+    argv = json.loads(path.read_text())["argv"]
+    assert argv[:3] == [sys.executable, "-m", "ipykernel_launcher"] and "{connection_file}" in argv
+    lines = next(a for a in argv if a.startswith("--IPKernelApp.exec_lines="))
+    assert "_dashkernel" in lines and "warm_up()" in lines
+    assert json.loads(dashboard.NOTEBOOK.read_text())["metadata"]["kernelspec"]["name"] == dashboard.KERNEL
+
+
+def test_the_kernel_loads_early_and_the_notebook_takes_that_load(caplog):
+    cfg = dashboard.DashboardSettings(demo=True, progress_bars=False)
+    early = _dashkernel.warm_up({dashboard.ENV_VAR: json.dumps(dataclasses.asdict(cfg))})
+    df = early.result(timeout=120)
+    assert df.attrs["demo"] and len(df) == 3000
+    assert dashboard.load(cfg) is df  # the early load, not a second one
+    assert _dashkernel.take_prefetched(cfg) is None  # taken once
+    again = dashboard.load(cfg)
+    assert again is not df and len(again) == len(df)
+    with caplog.at_level(logging.WARNING, logger="tlanalytics._dashkernel"):
+        assert _dashkernel.warm_up({dashboard.ENV_VAR: "{not json"}) is None  # never raises in the kernel
+    assert "could not start early: ConfigurationError" in caplog.text
+
+
+def test_the_history_tab_says_loading_until_built_and_shows_failures():
+    import threading
+
+    history = tla.generate_history(days=2, seed=1, now="2026-01-03T00:00:00Z")
+    release = threading.Event()
+    later = _dashkernel.LaterHistory(lambda: history if release.wait(60) else None, "two <days>")
+    thread = later.start()
+    assert later.start() is thread and thread.daemon
+    assert len(later.widget.children) == 1 and "Loading two &lt;days&gt;" in later.widget.children[0].value
+    assert later.tab is None  # the build waits for `release`: still loading
+    release.set()
+    thread.join(60)
+    assert later.error is None and later.widget.children[1] is later.tab.widget
+    assert "Trends of two &lt;days&gt;" in later.widget.children[0].value
+    pd.testing.assert_frame_equal(later.tab.trends, tla.trends(history, outcomes=tla.session_outcomes(history)))
+
+    def damaged():
+        raise tla.FileFormatError("snapshot-1.parquet is damaged <here>")
+
+    broken = _dashkernel.LaterHistory(damaged, "a bad store")
+    broken.start().join(60)
+    assert broken.tab is None and isinstance(broken.error, tla.FileFormatError)
+    assert len(broken.widget.children) == 1
+    shown = broken.widget.children[0].value
+    assert "Could not load a bad store" in shown and "FileFormatError" in shown and "damaged &lt;here&gt;" in shown
+
+
+def test_history_view_follows_the_settings():
+    assert _dashkernel.history_view(dashboard.DashboardSettings()) is None
+    demo = _dashkernel.history_view(dashboard.DashboardSettings(demo=True), now="2026-01-03T05:40:00Z")
+    assert "30 days of hourly snapshots up to 2026-01-03 05:00 UTC (seed 0" in demo.widget.children[0].value
+    assert demo.tab is None  # nothing is built before start()
+
+
 def kernels(server):
     """Process ids of the server's kernels (its child processes)."""
     pid = server.proc.pid
@@ -154,10 +216,16 @@ def test_off_loopback_the_page_needs_the_token_and_the_key_never_shows(browser, 
                 wait(browser, lambda d: not kernels(server), timeout=30)
             assert "Traceback" not in server.logs()
             sim.api_key = "tlsim_another_key"  # now the canary is rejected: the page says so, without the key
-            page = requests.get(f"{base}?token={token}", timeout=120)
-            assert "Could not load the upload sessions" in page.text and "api_key_invalid" in page.text
-            assert "widget-view" not in page.text and CANARY not in page.text
-            assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+            with screenshot_on_failure(browser, tmp_path, "rejected"):
+                browser.get(f"{base}?token={token}")
+                text = wait(browser, lambda d: (lambda t: t if "Could not load the upload sessions" in t else None)(
+                    d.execute_script("return document.body.innerText")), timeout=120)
+                assert "api_key_invalid" in text and "Traceback" not in text
+                assert not browser.find_elements("css selector", ".widget-vbox") and CANARY not in browser.page_source
+                browser.get("about:blank")
+                wait(browser, lambda d: not kernels(server), timeout=30)
+            page = requests.get(f"{base}?token={token}", timeout=120)  # the page itself, before any output
+            assert "default-src 'self'" in page.headers["Content-Security-Policy"] and CANARY not in page.text
         finally:
             code = server.stop()
     assert code == 0
@@ -269,10 +337,53 @@ def test_page_loads_without_errors(server, browser, first_page, demo, tmp_path):
         assert browser.execute_script(PLOT) >= 1
         severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert severe == []
+        for pid in kernels(server):  # the page's kernel is the dashboard's: it warmed up as it started
+            assert b"_dashkernel')._dashkernel.warm_up()" in Path(f"/proc/{pid}/cmdline").read_bytes()
         shot = _browser.screenshot(browser, tmp_path / "dashboard.png", height=900)
         import matplotlib.image
 
         assert matplotlib.image.imread(shot).std() > 0.05
+
+
+def click_tab(driver, title):
+    from selenium.webdriver.common.by import By
+
+    next(t for t in driver.find_elements(By.CSS_SELECTOR, ".lm-TabBar-tab") if t.text.strip() == title).click()
+
+
+HISTORY_READY = ("return !!document.querySelector('.tla-history-ready') && Array.from(document.querySelectorAll("
+                 "'.tla-history img')).some(i => i.complete && i.naturalWidth > 0 && i.offsetParent !== null)")
+TREND_ROWS = ("const t = document.querySelector('.tla-history table#trends'); if (!t) return null;"
+              "return [Array.from(t.tHead.rows[0].cells).map(c => c.textContent)].concat("
+              "Array.from(t.tBodies[0].rows).map(r => Array.from(r.cells).map(c => c.textContent)));")
+
+
+def test_demo_history_tab_shows_the_trends_of_the_simulated_history(browser, first_page, tmp_path):
+    """The tab says what it shows; its table is tla.trends of that same seeded history, per day, then per week."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    with screenshot_on_failure(browser, tmp_path, "history"):
+        click_tab(browser, "History")
+        wait(browser, HISTORY_READY, timeout=120)
+        note = browser.find_element(By.CSS_SELECTOR, ".tla-history-ready").text
+        end = re.search(r"30 days of hourly snapshots up to (\d{4}-\d\d-\d\d \d\d:\d\d) UTC \(seed 0", note).group(1)
+        history = tla.generate_history(days=30, seed=0, now=pd.Timestamp(end, tz="UTC"))
+        outcomes = tla.session_outcomes(history)
+        daily = tla.format_trends(tla.trends(history, outcomes=outcomes))
+        rows = browser.execute_script(TREND_ROWS)
+        assert rows[0] == list(daily.columns) and rows[1:] == daily.values.tolist()
+        assert len(rows) > 30  # one row a day
+        width = browser.execute_script("return document.querySelector('.tla-history img').naturalWidth")
+        assert width == 12 * 70  # the trends figure (12 x 8 in at 70 dpi), not some other image
+        _browser.screenshot(browser, tmp_path / "dashboard-history.png", height=1400)
+        box = browser.find_element(By.XPATH, "//label[normalize-space()='Periods']/following-sibling::select")
+        Select(box).select_by_visible_text("per week")
+        weekly = tla.format_trends(tla.trends(history, "W", outcomes=outcomes))
+        rows = wait(browser, lambda d: (lambda r: r if r and len(r) == len(weekly) + 1 else None)(
+            d.execute_script(TREND_ROWS)), timeout=60)
+        assert rows[1:] == weekly.values.tolist()
+        click_tab(browser, "Status")
 
 
 def test_status_filter_changes_the_summary(browser, first_page, demo, tmp_path):
@@ -403,6 +514,9 @@ def test_second_tab_has_its_own_state(server, browser, first_page, demo, tmp_pat
                           and counts[s] not in numbers(filtered_summary))
             after = change_summary(browser, fresh, lambda: select_only(browser, "Status", status))
             assert counts[status] in numbers(after)
+            before = set(kernels(server))
+            browser.get("about:blank")  # leaving the page shuts its kernel down (a POST without _xsrf)
+            wait(browser, lambda d: len(set(kernels(server))) == len(before) - 1, timeout=30)
     finally:
         browser.close()
         browser.switch_to.window(first)
