@@ -184,11 +184,27 @@ def test_the_history_tab_says_loading_until_built_and_shows_failures():
     assert "Could not load a bad store" in shown and "FileFormatError" in shown and "damaged &lt;here&gt;" in shown
 
 
-def test_history_view_follows_the_settings():
+def test_history_view_follows_the_settings(tmp_path, demo):
     assert _dashkernel.history_view(dashboard.DashboardSettings()) is None
-    demo = _dashkernel.history_view(dashboard.DashboardSettings(demo=True), now="2026-01-03T05:40:00Z")
-    assert "30 days of hourly snapshots up to 2026-01-03 05:00 UTC (seed 0" in demo.widget.children[0].value
-    assert demo.tab is None  # nothing is built before start()
+    simulated = _dashkernel.history_view(dashboard.DashboardSettings(demo=True), now="2026-01-03T05:40:00Z")
+    assert "30 days of hourly snapshots up to 2026-01-03 05:00 UTC (seed 0" in simulated.widget.children[0].value
+    assert simulated.tab is None  # nothing is built before start()
+    for hour in (1, 2):  # a store of two snapshots: with --store (demo or not) the tab shows the store
+        tla.save_snapshot(demo, tmp_path, snapshot_at=f"2026-01-03T0{hour}:00:00Z")
+    stored = _dashkernel.history_view(dashboard.DashboardSettings(demo=True, store=str(tmp_path)))
+    assert str(tmp_path) in stored.widget.children[0].value
+    stored.start().join(120)
+    assert stored.error is None
+    history = tla.load_history(tmp_path, columns=list(tla.ANALYSIS_COLUMNS))
+    pd.testing.assert_frame_equal(stored.tab.trends, tla.trends(history, outcomes=tla.session_outcomes(history)))
+
+
+def test_the_server_process_skips_the_iri_grammar_and_still_validates():
+    code = ("import sys; from tlanalytics import dashboard; dashboard.skip_slow_imports(); "
+            "import voila.app, jsonschema; assert sys.modules['rfc3987_syntax'] is None; "
+            "jsonschema.validate({'a': 1}, {'properties': {'a': {'type': 'string'}}})")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env_with(), timeout=120)
+    assert proc.returncode == 1 and "ValidationError" in proc.stderr and "'string'" in proc.stderr, proc.stderr
 
 
 def kernels(server):

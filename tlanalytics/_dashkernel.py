@@ -64,15 +64,25 @@ def warm_up(environ=None):
         from .dashboard import settings
 
         cfg = settings(environ)
-        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tlanalytics-dashboard-warm-up")
-        future = pool.submit(_warm, cfg)
-        pool.shutdown(wait=False)  # the thread ends with the load
+        future = concurrent.futures.Future()
+        # A daemon thread: a kernel shut down mid-load (the visitor left) does not wait for the load to end.
+        threading.Thread(target=_settle, args=(future, _warm, cfg), name="tlanalytics-dashboard-warm-up",
+                         daemon=True).start()
     except Exception as exc:  # the notebook loads again, and reports what goes wrong then
         log.warning("The dashboard kernel could not start early: %s", type(exc).__name__)
         return None
     with _lock:
         _prefetched[cfg] = future
     return future
+
+
+def _settle(future, function, *args):
+    """Run ``function(*args)`` and put its result, or its exception, in ``future``."""
+    future.set_running_or_notify_cancel()
+    try:
+        future.set_result(function(*args))
+    except BaseException as exc:  # handed to whoever takes the future, as the load's own error
+        future.set_exception(exc)
 
 
 def _warm(cfg):

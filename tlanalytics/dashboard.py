@@ -7,6 +7,14 @@ application, with the code hidden. The notebook is a few lines that read
 sessions itself (the demo simulator, or the API with the key from the
 environment), so the key never travels to the page.
 
+Start-up: Voilà renders progressively (the page and its scripts are sent at
+once, outputs follow over a websocket), and the page's kernel is started from
+a kernel spec of ours that runs :func:`tlanalytics._dashkernel.warm_up`: while
+the browser loads the scripts, the kernel imports what the first view needs
+and loads the sessions. The History tab (``--store``, or the simulated
+history in demo mode) is built in a thread after the first view is shown
+(:func:`history_view`); until then it says it is loading.
+
 What is served is locked down: Voilà's own "lab" template loads Font Awesome
 from a CDN, so pages use the ``tlanalytics`` template (``templates/voila``),
 which drops every external URL; a Content-Security-Policy forbids the page
