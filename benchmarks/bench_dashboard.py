@@ -18,12 +18,15 @@ machine the wall times follow the load, the CPU seconds much less.
 
 Target: the page shows within 10 s on the demo data.
 
-Run from the repository root: ``python benchmarks/bench_dashboard.py [--runs 3]``.
+Run from the repository root: ``python benchmarks/bench_dashboard.py [--runs 3]``;
+``--against REF`` instead alternates runs of this tree with runs of git
+revision REF (``--demo`` only), so that both meet the same load.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -78,11 +81,15 @@ def _cpu(pids):
     return total
 
 
-def one_run(driver, extra, folder):
-    """Seconds from launch to URL printed, page shown and History filled; CPU seconds; load average."""
+def one_run(driver, extra, folder, root=ROOT):
+    """Seconds from launch to URL printed, page shown and History filled; CPU seconds; load average.
+
+    ``root`` is the source tree whose ``tlanalytics`` runs (``--against``: an older one).
+    History filled is None when the page has no History tab.
+    """
     from selenium.webdriver.support.ui import WebDriverWait
 
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
                MPLBACKEND="Agg")
     env.pop("TWELVELABS_API_KEY", None)
     out = Path(folder) / "stdout.txt"
@@ -92,7 +99,7 @@ def one_run(driver, extra, folder):
         start = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "tlanalytics", "dashboard", "--demo", "--port",
                                  str(free_port()), *extra], stdout=fh, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL, env=env)
+                                stdin=subprocess.DEVNULL, env=env, cwd=root)
     try:
         while not READY.search(out.read_text()):
             if proc.poll() is not None or time.perf_counter() - start > 120:
@@ -104,8 +111,10 @@ def one_run(driver, extra, folder):
         WebDriverWait(driver, 120, poll_frequency=0.05).until(lambda d: d.execute_script(SHOWN))
         shown = time.perf_counter() - start
         server_cpu, browser_cpu = _cpu(_tree(proc.pid)), _cpu(_tree(browser)) - before
-        WebDriverWait(driver, 120, poll_frequency=0.05).until(lambda d: d.execute_script(HISTORY))
-        history = time.perf_counter() - start
+        history = None
+        if driver.execute_script("return !!document.querySelector('.tla-history')"):
+            WebDriverWait(driver, 120, poll_frequency=0.05).until(lambda d: d.execute_script(HISTORY))
+            history = time.perf_counter() - start
         driver.get("about:blank")  # leave the page: Voilà shuts its kernel down
     finally:
         proc.send_signal(signal.SIGINT)
@@ -113,21 +122,45 @@ def one_run(driver, extra, folder):
     return printed, shown, history, server_cpu, browser_cpu, load
 
 
+def _median(values, digits=2):
+    values = [v for v in values if v is not None]
+    return f"{statistics.median(values):.{digits}f}" if values else "-"
+
+
+def _row(label, runs):
+    printed, shown, history, cpu, browser, load = zip(*runs)
+    print(f"{label}: URL printed {printed}, page shown {shown}, History filled {history}, cpu {cpu}, "
+          f"browser cpu {browser}, load {load}", file=sys.stderr)
+    return (label, len(runs), _median(printed), _median(shown), f"{min(shown):.2f} / {max(shown):.2f}",
+            _median(history), _median(cpu, 1), _median(browser, 1), f"{min(load):.1f}-{max(load):.1f}")
+
+
+@contextlib.contextmanager
+def _checkout(ref):
+    """The source tree of git revision ``ref`` in a temporary folder (``git archive``; no worktree)."""
+    with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as folder:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+        yield Path(folder)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--against", metavar="REF",
+                        help="also run the code of git revision REF, alternating with this tree run by run "
+                             "(same load for both); --demo only")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder, _browser.chromium(Path(folder) / "profile", loopback=True) as d:
-        for label, extra in (("`--demo`", []), ("`--demo --with-progress`", ["--with-progress"])):
-            runs = [one_run(d, extra, folder) for _ in range(args.runs)]
-            printed, shown, history, cpu, browser, load = zip(*runs)
-            rows.append((label, args.runs, f"{statistics.median(printed):.2f}", f"{statistics.median(shown):.2f}",
-                         f"{min(shown):.2f} / {max(shown):.2f}", f"{statistics.median(history):.2f}",
-                         f"{statistics.median(cpu):.1f}", f"{statistics.median(browser):.1f}",
-                         f"{min(load):.1f}-{max(load):.1f}"))
-            print(f"{label}: URL printed {printed}, page shown {shown}, History filled {history}, cpu {cpu}, "
-                  f"browser cpu {browser}, load {load}", file=sys.stderr)
+        if args.against:
+            with _checkout(args.against) as old:
+                pairs = [(one_run(d, [], folder, old), one_run(d, [], folder)) for _ in range(args.runs)]
+            rows.append(_row(f"`--demo`, {args.against}", [p[0] for p in pairs]))
+            rows.append(_row("`--demo`, this tree", [p[1] for p in pairs]))
+        else:
+            for label, extra in (("`--demo`", []), ("`--demo --with-progress`", ["--with-progress"])):
+                rows.append(_row(label, [one_run(d, extra, folder) for _ in range(args.runs)]))
     print(machine())
     print(markdown_table(("command", "runs", "URL printed, median s", "page shown, median s", "min / max s",
                           "History filled, median s", "server + kernel CPU s", "browser CPU s", "load average"),
