@@ -183,16 +183,18 @@ class LaterHistory:
 
     def _run(self):
         from .histviews import HistoryTab
+        from .keys import redact
 
         try:
             history = self._build()
             tab = HistoryTab(history)
         except Exception as exc:  # a thread's exception would otherwise only reach the kernel's log
             self.error = exc
-            log.error("The dashboard could not build the History tab: %s: %s", type(exc).__name__, exc)
+            message = redact(str(exc))  # no key is involved here; if one ever were, it would not show
+            log.error("The dashboard could not build the History tab: %s: %s", type(exc).__name__, message)
             self._note.value = (f"<p class='tla-history-error' style='color:#b00020'><b>Could not load "
                                 f"{html.escape(self._what)}:</b> {html.escape(type(exc).__name__)}: "
-                                f"{html.escape(str(exc))}</p>")
+                                f"{html.escape(message)}</p>")
             return
         self.history, self.tab = history, tab
         self._note.value = f"<p class='tla-history-ready'>Trends of {html.escape(self._what)}.</p>"

@@ -115,7 +115,9 @@ def load(cfg, *, progress=False):
     Returns
     -------
     pandas.DataFrame or None
-        The sessions; None after a :class:`~tlanalytics.errors.TLAnalyticsError`
+        The sessions (in a page's kernel, those it started loading as it
+        started, see :func:`tlanalytics._dashkernel.warm_up`, unless
+        ``progress`` asks for a bar); None after a :class:`~tlanalytics.errors.TLAnalyticsError`
         (a rejected key, an unreachable API), whose one-line message is then
         displayed in the page and logged. Messages never hold the key.
 
