@@ -296,11 +296,12 @@ def _write_kernel_spec(folder):
 
     The notebook names this kernel (:data:`KERNEL`); ``folder`` goes on
     ``JUPYTER_PATH`` for the server only. ``exec_lines`` run once the
-    kernel is up, while the browser still loads the page's scripts.
+    kernel is up, while the browser still loads the page's scripts (the
+    ``;`` keeps the returned Future from being displayed).
     """
     spec = {
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                 "--IPKernelApp.exec_lines=__import__('tlanalytics._dashkernel')._dashkernel.warm_up()"],
+                 "--IPKernelApp.exec_lines=__import__('tlanalytics._dashkernel')._dashkernel.warm_up();"],
         "display_name": "tlanalytics dashboard (Python 3)", "language": "python",
         "metadata": {"debugger": False},
     }
