@@ -99,37 +99,22 @@ class _Failure(Exception):
 
 # --- argument types ---------------------------------------------------------------
 
-def _positive_int(text):
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, but {text!r} was given")
-    return value
+def _number(convert, accepts, wanted):
+    """An argparse type: ``convert(text)`` when that works and ``accepts`` it, else "must be ``wanted``"."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, but {text!r} was given")
+        return value
+    return parse
 
 
-def _count(text):
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, but {text!r} was given")
-    return value
-
-
-def _hours(text):
-    """argparse type: a positive number of hours."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1e6:
-        raise argparse.ArgumentTypeError(f"must be a positive number of hours, but {text!r} was given")
-    return value
+_positive_int = _number(int, lambda value: value >= 1, "a positive integer")
+_count = _number(int, lambda value: value >= 0, "an integer >= 0")
+_hours = _number(float, lambda value: 0 < value < 1e6, "a positive number of hours")
 
 
 def _bytes(text):

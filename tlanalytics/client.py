@@ -791,6 +791,7 @@ def add_progress(df, client=None, *, only=None, **options):
     Returns
     -------
     pandas.DataFrame
+        ``df`` with the progress columns and the ``progress_*`` attrs.
 
     Raises
     ------
@@ -822,6 +823,7 @@ def load_chunks(upload_id, client=None, **options):
     Returns
     -------
     pandas.DataFrame
+        One row per chunk, ordered by ``index``.
 
     Raises
     ------

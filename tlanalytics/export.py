@@ -403,15 +403,17 @@ def read_csv(path):
     Parameters
     ----------
     path : str or os.PathLike
+        The CSV file; its sidecar, when there is one, is read from beside it.
 
     Returns
     -------
     pandas.DataFrame
+        The sessions, with dtypes and attrs restored from the sidecar.
 
     Raises
     ------
     FileNotFoundError
-        The file does not exist.
+        The CSV file does not exist.
     tlanalytics.errors.FileFormatError
         The file is truncated (no final line break, short rows, fewer rows
         than recorded), has none of the expected columns, a cell that does not
@@ -494,11 +496,14 @@ def to_parquet(df, path):
     Parameters
     ----------
     df : pandas.DataFrame
+        The frame, with unique string column names.
     path : str or os.PathLike
+        The Parquet file to write (replaced if it exists).
 
     Returns
     -------
     pathlib.Path
+        ``path``, as written.
 
     Raises
     ------
@@ -535,15 +540,17 @@ def read_parquet(path):
     Parameters
     ----------
     path : str or os.PathLike
+        The Parquet file.
 
     Returns
     -------
     pandas.DataFrame
+        The sessions, with dtypes and attrs from the file's metadata.
 
     Raises
     ------
     FileNotFoundError
-        The file does not exist.
+        The Parquet file does not exist.
     tlanalytics.errors.ConfigurationError
         pyarrow is not installed.
     tlanalytics.errors.FileFormatError
@@ -614,11 +621,14 @@ def to_jsonl(df, path):
     Parameters
     ----------
     df : pandas.DataFrame
+        The frame, with unique string column names.
     path : str or os.PathLike
+        The JSON Lines file to write (replaced if it exists).
 
     Returns
     -------
     pathlib.Path
+        ``path``, as written.
 
     Examples
     --------

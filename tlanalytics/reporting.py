@@ -76,10 +76,12 @@ def source_text(summary):
     Parameters
     ----------
     summary : tlanalytics.metrics.Summary
+        The figures of :func:`tlanalytics.metrics.summarize`; only ``demo`` and ``base_url`` are read.
 
     Returns
     -------
     str
+        The demo's name, the base URL without credentials, or ``"n/a"``.
 
     Examples
     --------
@@ -97,10 +99,12 @@ def headline(summary):
     Parameters
     ----------
     summary : tlanalytics.metrics.Summary
+        The figures of :func:`tlanalytics.metrics.summarize`.
 
     Returns
     -------
     str
+        The sentence, ending in a full stop.
 
     Examples
     --------
@@ -128,6 +132,7 @@ def summary_rows(summary, *, exact=True):
     Parameters
     ----------
     summary : tlanalytics.metrics.Summary
+        The figures of :func:`tlanalytics.metrics.summarize`.
     exact : bool, default True
         Add the exact byte count after each binary-unit size.
 
