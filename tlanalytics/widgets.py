@@ -141,6 +141,14 @@ def _download_html(path, rows, inline_limit):
     return f'Exported <a download="{name}" href="{href}" target="_blank">{name}</a> ({note}).'
 
 
+#: Each filter widget (``self._<name>``) and what its errors say was being done.
+_FILTER_ACTIONS = {"status": "filtering by status", "chunks": "filtering by chunk size",
+                   "size": "filtering by file size", "expires": "filtering by expiry",
+                   "progress": "filtering by progress", "id": "filtering by upload_id"}
+#: The same for the table's widgets.
+_TABLE_ACTIONS = {"sort": "sorting the table", "direction": "sorting the table", "top": "sizing the table"}
+
+
 def _reporting(action):
     """Decorate a handler so an exception shows in the widget's error area instead of vanishing."""
     def decorate(method):
@@ -311,10 +319,9 @@ class Explorer:
             self._export_html, self._tabs])
 
         self._set_options(sort_by=sort_by)
-        for name, widget in (("status", self._status), ("chunks", self._chunks), ("size", self._size),
-                             ("expires", self._expires), ("progress", self._progress), ("id", self._id),
-                             ("sort", self._sort), ("direction", self._direction), ("top", self._top)):
-            widget.observe(getattr(self, f"_on_{name}_change"), names="value")
+        for actions, redraw in ((_FILTER_ACTIONS, self._update), (_TABLE_ACTIONS, self._draw_table)):
+            for name, action in actions.items():
+                getattr(self, f"_{name}").observe(functools.partial(self._on_value_change, action, redraw), names="value")
         self._tabs.observe(self._on_tabs_change, names="selected_index")
         self._refresh.on_click(self._on_refresh_click)
         self._reset.on_click(self._on_reset_click)
@@ -571,46 +578,14 @@ class Explorer:
         self._error_html.layout.display = self._dismiss.layout.display = None
 
     # -- handlers ----------------------------------------------------------
-    def _on_filter(self):
-        if not self._batching:
-            self._update()
-
-    @_reporting("filtering by status")
-    def _on_status_change(self, change):
-        self._on_filter()
-
-    @_reporting("filtering by chunk size")
-    def _on_chunks_change(self, change):
-        self._on_filter()
-
-    @_reporting("filtering by file size")
-    def _on_size_change(self, change):
-        self._on_filter()
-
-    @_reporting("filtering by expiry")
-    def _on_expires_change(self, change):
-        self._on_filter()
-
-    @_reporting("filtering by progress")
-    def _on_progress_change(self, change):
-        self._on_filter()
-
-    @_reporting("filtering by upload_id")
-    def _on_id_change(self, change):
-        self._on_filter()
-
-    @_reporting("sorting the table")
-    def _on_sort_change(self, change):
-        if not self._batching:
-            self._draw_table()
-
-    @_reporting("sorting the table")
-    def _on_direction_change(self, change):
-        self._draw_table()
-
-    @_reporting("sizing the table")
-    def _on_top_change(self, change):
-        self._draw_table()
+    def _on_value_change(self, action, redraw, change):
+        """A filter's or the table's value changed: ``redraw()``, unless a batch of changes is under way
+        (it updates once at its end); an error is reported as ``action``."""
+        try:
+            if not self._batching:
+                redraw()
+        except Exception as exc:  # a callback's exception would otherwise be lost in the kernel log
+            self._report(action, exc)
 
     @_reporting("drawing a plot")
     def _on_tabs_change(self, change):
