@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tlanalytics import widgets
+from tlanalytics import plots, widgets
 from tlanalytics.client import UploadsClient, load_uploads
 from tlanalytics.errors import InvalidArgumentError
 from tlanalytics.export import read_csv
@@ -312,13 +312,13 @@ def test_a_filter_change_redraws_the_plot_on_view_and_the_others_when_shown(fram
 
 def test_empty_result_shows_no_uploads_instead_of_crashing(frame, monkeypatch):
     notes = []
-    real_save = widgets._save
+    real_png = plots.figure_png
 
-    def spy(fig, dpi):
+    def spy(fig, *, dpi):
         notes.append([t.get_text() for ax in fig.axes for t in ax.texts])
-        return real_save(fig, dpi)
+        return real_png(fig, dpi=dpi)
 
-    monkeypatch.setattr(widgets, "_save", spy)
+    monkeypatch.setattr(plots, "figure_png", spy)
     ex = Explorer(frame)
     notes.clear()
     ex._id.value = "no-such-upload"

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import InvalidArgumentError
+from .schema import LISTING_FIELDS
 
 _MiB = 1 << 20
 _GiB = 1 << 30
@@ -25,7 +26,6 @@ CHUNK_SIZES = (5 * _MiB, 10 * _MiB, 25 * _MiB, 50 * _MiB, 100 * _MiB)
 SAMPLE_FILE = "sample_uploads.json.gz"
 SAMPLE_SEED = 2025
 SAMPLE_SIZE = 3000
-LISTING_FIELDS = ("upload_id", "status", "total_size", "chunk_size", "total_chunks", "created_at", "expires_at")
 
 
 def _rfc3339(dt):

@@ -19,6 +19,7 @@ from itertools import repeat
 import numpy as np
 
 from .errors import MalformedItemWarning, ResponseFormatError
+from .schema import LISTING_FIELDS
 
 NAT = np.iinfo(np.int64).min
 _TS_MIN = -9223372036854775807  # pd.Timestamp.min.value
@@ -415,7 +416,7 @@ def as_dicts(items, problems, rows, what):
 
 # --- listing items to typed columns -------------------------------------
 
-FIELDS = ("upload_id", "status", "total_size", "chunk_size", "total_chunks", "created_at", "expires_at")
+FIELDS = LISTING_FIELDS  # the order of the typed columns
 _FIELD_SET = frozenset(FIELDS)
 _INTS = (("total_size", 0), ("chunk_size", 1), ("total_chunks", 0))
 CHUNK_ROWS = 16384  # big enough to amortise numpy's per-call cost, small next to the result

@@ -27,9 +27,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._units import plural
+from ._units import format_duration, plural
 from .errors import InvalidArgumentError
-from .schema import STATUSES, TERMINAL_STATUSES
+from .schema import RISK_WINDOW, STALL_AFTER, STATUSES, TERMINAL_STATUSES
 from .validate import as_of as sanitize_as_of
 
 __all__ = [
@@ -73,9 +73,10 @@ GLOSSARY: tuple[Term, ...] = (
                                     "(1, 6 and 24 h; each window includes the shorter ones)."),
     Term("bytes held", "File size (total_size) of the open sessions: what is lost if they expire."),
     Term("bytes still to upload", "File size minus bytes uploaded, over open sessions whose progress is known."),
-    Term("stalled", "Open, unfinished, and no upload activity for longer than the stall threshold (1 h)."),
-    Term("at risk", "Open, unfinished, and either at its current rate it finishes after it expires, or nothing "
-                    "has moved and less than the risk window (2 h) of life is left."),
+    Term("stalled", f"Open, unfinished, and no upload activity for longer than the stall threshold "
+                    f"({format_duration(STALL_AFTER)})."),
+    Term("at risk", f"Open, unfinished, and either at its current rate it finishes after it expires, or nothing "
+                    f"has moved and less than the risk window ({format_duration(RISK_WINDOW)}) of life is left."),
     Term("needs attention", "Open sessions that are at risk, stalled, or expiring within 1 hour."),
     Term("bytes at stake", "File size of the sessions that need attention."),
     Term("has progress", "The frame has the progress columns (uploaded_size, progress, stalled, at_risk). A "

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -176,13 +175,6 @@ def summary_rows(summary, *, exact=True):
 
 # --- charts -------------------------------------------------------------------------------
 
-def _png(fig, dpi):
-    """PNG bytes of a Figure made without pyplot."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
 def overview_png(df, *, dpi=90):
     """The :func:`~tlanalytics.plots.overview` figure of ``df`` as PNG bytes (the CLI's ``overview.png``).
 
@@ -199,18 +191,16 @@ def overview_png(df, *, dpi=90):
     --------
     >>> Path("overview.png").write_bytes(overview_png(df))  # doctest: +SKIP
     """
-    from .plots import overview
+    from .plots import figure_png, overview
 
-    return _png(overview(df), dpi)
+    return figure_png(overview(df), dpi=dpi)
 
 
 def _panel(draw, df, figsize, dpi=130, **kwargs):
     """One plot function drawn on its own constrained Figure, as PNG bytes."""
-    from matplotlib.figure import Figure
+    from .plots import plot_png
 
-    fig = Figure(figsize=figsize, layout="constrained")
-    draw(df, ax=fig.add_subplot(), **kwargs)
-    return _png(fig, dpi)
+    return plot_png(draw, df, figsize=figsize, dpi=dpi, **kwargs)
 
 
 def _panels(df):

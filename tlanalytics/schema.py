@@ -13,14 +13,17 @@ Fields the API adds later are kept as extra columns after these.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import NamedTuple
-
-import pandas as pd
 
 __all__ = [
     "Column",
     "COLUMNS",
     "STATUSES",
+    "TERMINAL_STATUSES",
+    "LISTING_FIELDS",
+    "STALL_AFTER",
+    "RISK_WINDOW",
     "EXPIRY_BUCKETS",
     "SIZE_BUCKETS",
     "SIZE_BUCKET_EDGES",
@@ -34,6 +37,11 @@ __all__ = [
 STATUSES = ("active", "completed", "failed", "expired")
 #: Statuses of sessions that are over: they can no longer finish nor be lost.
 TERMINAL_STATUSES = ("completed", "failed", "expired")
+
+#: Default idle time after which an unfinished session counts as ``stalled``.
+STALL_AFTER = timedelta(hours=1)
+#: Default life left under which a session where nothing moves is ``at_risk``.
+RISK_WINDOW = timedelta(hours=2)
 
 #: Labels of ``expiry_bucket``, in order. Edges: 0, 1 h, 6 h, 24 h.
 EXPIRY_BUCKETS = ("expired", "< 1 h", "1-6 h", "6-24 h", "> 24 h")
@@ -97,10 +105,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("eta", _UTC, "progress", "as_of + remaining bytes / upload_rate; NaT when nothing moves."),
     Column("at_risk", "boolean", "progress",
            "Unfinished and either eta falls after expires_at, or nothing moved and less than the risk window of life is left."),
-    Column("stalled", "boolean", "progress", "Unfinished and idle longer than the stall threshold (1 h by default)."),
+    Column("stalled", "boolean", "progress",
+           f"Unfinished and idle longer than the stall threshold ({STALL_AFTER // timedelta(hours=1)} h by default)."),
 )
 
 _BY_NAME = {c.name: c for c in COLUMNS}
+#: Fields of a listing item (``GET /assets/multipart-uploads``), in column order: the ``listing`` group.
+LISTING_FIELDS = tuple(c.name for c in COLUMNS if c.group == "listing")
 
 
 def columns(group=None):
@@ -137,6 +148,8 @@ def dtype_of(name):
     -------
     pandas dtype or str
     """
+    import pandas as pd  # here, so the pandas-free simulator can read the field names
+
     if name == "status":
         return pd.CategoricalDtype(list(STATUSES))
     if name == "expiry_bucket":

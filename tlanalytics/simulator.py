@@ -32,8 +32,9 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ._generate import LISTING_FIELDS, _as_utc, _rfc3339, _session, chunk_states, generate_uploads, load_sample
+from ._generate import _as_utc, _rfc3339, _session, chunk_states, generate_uploads, load_sample
 from .errors import InvalidArgumentError
+from .schema import LISTING_FIELDS
 
 __all__ = ["Simulator", "RawJSON", "generate_uploads", "FAULT_KINDS", "REQUEST_LOG_SIZE"]
 

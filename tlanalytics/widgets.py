@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import functools
 import html
-import io
 import logging
 import math
 import numbers
@@ -65,24 +64,6 @@ def _has_progress(df):
 def _fail(name, rule, value):
     raise InvalidArgumentError(f"The value for `{name}` must be {rule}, but {value!r} was passed.")
 
-
-def _png(draw, df, figsize, dpi=_DPI):
-    """Draw ``draw(df, ax=...)`` on a Figure made without pyplot and return PNG bytes."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, layout="constrained")
-    draw(df, ax=fig.add_subplot())
-    return _save(fig, dpi)
-
-
-def _save(fig, dpi):
-    """PNG bytes of a Figure, whose artists are dropped afterwards (it is not known to pyplot)."""
-    try:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
-        return buf.getvalue()
-    finally:
-        fig.clear()
 
 
 def _show(out, data):
@@ -505,7 +486,7 @@ class Explorer:
                              "</code> to see upload progress.</i>"))
             return
         try:
-            png = _png(getattr(plots, function), self._filtered, figsize)
+            png = plots.plot_png(getattr(plots, function), self._filtered, figsize=figsize, dpi=_DPI)
         except Exception as exc:  # one broken plot must not blank the others
             _show(out, _html(f"<i>Could not draw this plot: {html.escape(type(exc).__name__)}.</i>"))
             self._report(f"drawing {function}", exc)
@@ -539,7 +520,7 @@ class Explorer:
         """HTML summary table + overview PNG for frontends without widgets (cached per state)."""
         if self._static and self._static[0] == self._version:
             return self._static[1]
-        from .plots import overview
+        from .plots import figure_png, overview
 
         s = self._summary
         rows = [("Sessions", f"{s['sessions']:,} of {s['of']:,}"), ("Total size", format_bytes(s["total_bytes"])),
@@ -555,7 +536,7 @@ class Explorer:
         page = f"<table class='tlanalytics-summary'>{body}</table>"
         bundle = {"text/plain": repr(self)}
         try:
-            png = base64.b64encode(_save(overview(self._filtered), 50)).decode("ascii")
+            png = base64.b64encode(figure_png(overview(self._filtered), dpi=50)).decode("ascii")
             bundle["image/png"] = png
             page += f"<img alt='overview of the filtered sessions' src='data:image/png;base64,{png}'/>"
         except Exception as exc:  # the fallback must never break display
