@@ -671,14 +671,14 @@ def plot_png(plot, df, *, figsize, dpi=100, **kwargs):
     figsize : tuple of float
         Width and height in inches.
     dpi : int, default 100
-        Resolution.
+        Resolution of the PNG.
     **kwargs
         Passed on to ``plot``.
 
     Returns
     -------
     bytes
-        The PNG file's bytes.
+        As :func:`figure_png` returns them.
 
     Examples
     --------
