@@ -18,14 +18,14 @@ Three gates sit in front of every attempt, shared by all worker threads:
   failed page or a Ctrl+C stops the other workers' backoff waits and body
   reads instead of letting them finish their retries.
 
-Every body is streamed and read in pieces (:meth:`_Transport._read`): one
+Every body is streamed and read in pieces (:meth:`Transport._read`): one
 attempt has a wall-clock limit covering the whole body (a server trickling a
 byte at a time cannot hold it), and the body is capped at ``max_body`` bytes,
 raw and decoded (a small gzip bomb cannot fill memory). A loopback base URL
 never goes through a proxy from the environment.
 
 Transport exceptions become :mod:`tlanalytics.errors` classes in one place
-(:meth:`_Transport.get`), always ``raise ... from exc``. The key travels only
+(:meth:`Transport.get`), always ``raise ... from exc``. The key travels only
 in the ``x-api-key`` header of each request, never in a URL, message or log.
 """
 
@@ -233,7 +233,7 @@ def _error_fields(body, key):
             redact(str(message)[:500], key) if message is not None else None)
 
 
-class _Transport:
+class Transport:
     """One pooled session, the gates, and the retry loop; shared by all threads of a client."""
 
     def __init__(self, *, key, session, timeout, max_retries, backoff, backoff_max, max_retry_after, max_workers,

@@ -30,7 +30,7 @@ import pandas as pd
 from ._units import format_duration, plural
 from .errors import InvalidArgumentError
 from .schema import RISK_WINDOW, STALL_AFTER, STATUSES, TERMINAL_STATUSES
-from .validate import as_of as sanitize_as_of
+from .validate import as_of as sanitize_as_of, check_frame
 
 __all__ = [
     "TERMINAL_STATUSES", "EXPIRY_WINDOWS", "URGENT_WINDOW", "PROGRESS_COLUMNS", "GLOSSARY", "Term", "Summary", "CheckResult",
@@ -89,16 +89,6 @@ GLOSSARY: tuple[Term, ...] = (
 
 
 # --- masks ---------------------------------------------------------------------------
-
-def _check_frame(df, needed=_NEEDED):
-    """Raise InvalidArgumentError unless ``df`` is a DataFrame with the ``needed`` columns."""
-    if not isinstance(df, pd.DataFrame):
-        raise InvalidArgumentError(f"The value for `df` must be a pandas DataFrame, but {type(df).__name__} was passed.")
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        raise InvalidArgumentError(f"The columns {missing} are missing; load the frame with `load_uploads(...)` "
-                                   f"or `build_frame(...)`, which give every listing and derived column.")
-
 
 def _flags(series):
     """A nullable boolean column as a plain bool Series (missing counted as False), on the frame's index."""
@@ -656,7 +646,7 @@ def summarize(df, *, as_of=None):
     >>> s.open, s.expiring_1h_bytes  # doctest: +SKIP
     (1919, 7516192768)
     """
-    _check_frame(df)
+    check_frame(df, _NEEDED)
     if as_of is not None:
         from .frame import recompute
 
@@ -745,7 +735,7 @@ def evaluate_check(df, *, max_expiring=0, within=1.0, max_failed=None, max_stuck
     """
     from ._units import format_bytes
 
-    _check_frame(df)
+    check_frame(df, _NEEDED)
     hours = f"{float(within):g} h (--within {float(within):g})"
     checks = []
     expiring = int(expiring_mask(df, within).sum())

@@ -28,6 +28,7 @@ from . import __version__
 from . import metrics
 from ._units import NA_TEXT, format_bytes, format_duration, format_utc, plural
 from .metrics import EXPIRY_WINDOWS, summarize
+from .validate import check_frame
 
 __all__ = ["summarize", "report", "render_html", "overview_png", "summary_rows", "headline", "source_text",
            "clean_url", "EXPIRY_WINDOWS"]
@@ -417,7 +418,7 @@ def render_html(df, *, title=None, top=20, trends=None):
     --------
     >>> html = render_html(df)  # doctest: +SKIP
     """
-    metrics._check_frame(df, _NEEDED_BY_REPORT)
+    check_frame(df, _NEEDED_BY_REPORT)
     s = summarize(df)
     when = f" as of {format_utc(s.as_of)}" if s.as_of is not None else ""
     title = title or "TwelveLabs upload sessions"
