@@ -20,6 +20,7 @@ Counting rules, in one place:
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
@@ -90,6 +91,39 @@ GLOSSARY: tuple[Term, ...] = (
 
 # --- masks ---------------------------------------------------------------------------
 
+_FRAME_SECTIONS = """
+
+Parameters
+----------
+df : pandas.DataFrame
+    An uploads frame (from :func:`~tlanalytics.load_uploads` or :func:`~tlanalytics.build_frame`).
+
+Returns
+-------
+{returns}
+
+Examples
+--------
+{example}"""
+#: The Returns section of every mask.
+_MASK = "pandas.Series of bool\n    One value per row, on ``df``'s index."
+
+
+def _of_frame(returns, example):
+    """Give a function of one uploads frame ``df`` its numpydoc sections (one text for ``df`` in every such function).
+
+    ``example``'s first line is a doctest call (skipped: it needs a frame); any
+    further lines are its output.
+    """
+    first, *output = example.split("\n")
+    example = "\n".join([f">>> {first}  # doctest: +SKIP", *output])
+
+    def decorate(func):
+        func.__doc__ = inspect.cleandoc(func.__doc__) + _FRAME_SECTIONS.format(returns=returns, example=example)
+        return func
+    return decorate
+
+
 def _flags(series):
     """A nullable boolean column as a plain bool Series (missing counted as False), on the frame's index."""
     return pd.Series(series.to_numpy(dtype=bool, na_value=False), index=series.index)
@@ -100,113 +134,40 @@ def _sum(series):
     return sum(map(int, series.dropna())) if len(series) else 0
 
 
+@_of_frame("pandas.Series", "status_values(df).value_counts()")
 def status_values(df):
-    """The ``status`` column as object strings; a missing status becomes None.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        An uploads frame.
-
-    Returns
-    -------
-    pandas.Series
-
-    Examples
-    --------
-    >>> status_values(df).value_counts()  # doctest: +SKIP
-    """
+    """The ``status`` column as object strings; a missing status becomes None."""
     status = df["status"].astype("object")
     return status.where(status.notna(), None)
 
 
+@_of_frame(_MASK, "int(past_expiry_mask(df).sum())")
 def past_expiry_mask(df):
-    """Sessions past ``expires_at`` (``is_expired`` True), whatever their status.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(past_expiry_mask(df).sum())  # doctest: +SKIP
-    """
+    """Sessions past ``expires_at`` (``is_expired`` True), whatever their status."""
     return _flags(df["is_expired"])
 
 
+@_of_frame(_MASK, "df[open_mask(df)]")
 def open_mask(df):
-    """Open sessions: status not terminal (unknown and missing count as not terminal) and not past expiry.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> df[open_mask(df)]  # doctest: +SKIP
-    """
+    """Open sessions: status not terminal (unknown and missing count as not terminal) and not past expiry."""
     return ~status_values(df).isin(TERMINAL_STATUSES) & ~past_expiry_mask(df)
 
 
+@_of_frame(_MASK, "int(active_past_expiry_mask(df).sum())")
 def active_past_expiry_mask(df):
-    """Sessions whose status is not terminal although they are past expiry (not open, not ``expired``).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(active_past_expiry_mask(df).sum())  # doctest: +SKIP
-    """
+    """Sessions whose status is not terminal although they are past expiry (not open, not ``expired``)."""
     return ~status_values(df).isin(TERMINAL_STATUSES) & past_expiry_mask(df)
 
 
+@_of_frame(_MASK, "df[failed_mask(df)]")
 def failed_mask(df):
-    """Sessions whose status is ``failed``.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> df[failed_mask(df)]  # doctest: +SKIP
-    """
+    """Sessions whose status is ``failed``."""
     return status_values(df) == "failed"
 
 
+@_of_frame(_MASK, "int(completed_mask(df).sum())")
 def completed_mask(df):
-    """Sessions whose status is ``completed``.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(completed_mask(df).sum())  # doctest: +SKIP
-    """
+    """Sessions whose status is ``completed``."""
     return status_values(df) == "completed"
 
 
@@ -250,43 +211,18 @@ def expiring_mask(df, within):
     return open_mask(df) & pd.Series(inside, index=df.index)
 
 
+@_of_frame(_MASK, "int(inconsistent_chunks_mask(df).sum())")
 def inconsistent_chunks_mask(df):
-    """Sessions whose ``chunks_consistent`` is False (unknown counts as consistent).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(inconsistent_chunks_mask(df).sum())  # doctest: +SKIP
-    """
+    """Sessions whose ``chunks_consistent`` is False (unknown counts as consistent)."""
     if "chunks_consistent" not in df.columns:
         return pd.Series(False, index=df.index)
     flag = df["chunks_consistent"]
     return ~_flags(flag) & pd.Series(flag.notna().to_numpy(), index=df.index)
 
 
+@_of_frame("bool", "has_progress(add_progress(df))\nTrue")
 def has_progress(df):
-    """True when the frame has the progress columns (see :data:`PROGRESS_COLUMNS`; ``vanished`` is optional).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> has_progress(add_progress(df))  # doctest: +SKIP
-    True
-    """
+    """True when the frame has the progress columns (see :data:`PROGRESS_COLUMNS`; ``vanished`` is optional)."""
     return set(PROGRESS_COLUMNS) <= set(df.columns)
 
 
@@ -297,77 +233,31 @@ def _progress_flag(df, name):
     return _flags(df[name])
 
 
+@_of_frame(_MASK, "int(progress_known_mask(df).sum())")
 def progress_known_mask(df):
-    """Sessions whose progress is known (``uploaded_size`` not null); all False without progress columns.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(progress_known_mask(df).sum())  # doctest: +SKIP
-    """
+    """Sessions whose progress is known (``uploaded_size`` not null); all False without progress columns."""
     if not has_progress(df):
         return pd.Series(False, index=df.index)
     return df["uploaded_size"].notna() & df["total_size"].notna()
 
 
-def stalled_mask(df):
-    """Open sessions flagged ``stalled`` (all False without progress columns).
+def _flagged_mask(flag):
+    """The mask function of open sessions whose progress column ``flag`` is True (all False without progress columns)."""
+    def mask(df):
+        return open_mask(df) & _progress_flag(df, flag)
 
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(stalled_mask(df).sum())  # doctest: +SKIP
-    """
-    return open_mask(df) & _progress_flag(df, "stalled")
+    mask.__name__ = mask.__qualname__ = f"{flag}_mask"
+    mask.__doc__ = f"Open sessions flagged ``{flag}`` (all False without progress columns)."
+    return _of_frame(_MASK, f"int({flag}_mask(df).sum())")(mask)
 
 
-def at_risk_mask(df):
-    """Open sessions flagged ``at_risk`` (all False without progress columns).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(at_risk_mask(df).sum())  # doctest: +SKIP
-    """
-    return open_mask(df) & _progress_flag(df, "at_risk")
+stalled_mask = _flagged_mask("stalled")
+at_risk_mask = _flagged_mask("at_risk")
 
 
+@_of_frame(_MASK, "df[attention_mask(df)]")
 def attention_mask(df):
-    """Open sessions that need attention now: at risk, stalled or expiring within 1 hour.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> df[attention_mask(df)]  # doctest: +SKIP
-    """
+    """Open sessions that need attention now: at risk, stalled or expiring within 1 hour."""
     return at_risk_mask(df) | stalled_mask(df) | expiring_mask(df, URGENT_WINDOW)
 
 
@@ -393,45 +283,21 @@ def stuck_mask(df, within=1.0):
     return expiring_mask(df, within)
 
 
+@_of_frame("pandas.Series of Int64", "bytes_to_upload(df).sum()")
 def bytes_to_upload(df):
-    """Bytes still to upload per session (``total_size - uploaded_size``, at least 0); null when unknown.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of Int64
-
-    Examples
-    --------
-    >>> bytes_to_upload(df).sum()  # doctest: +SKIP
-    """
+    """Bytes still to upload per session (``total_size - uploaded_size``, at least 0); null when unknown."""
     if not has_progress(df):
         return pd.Series(pd.NA, index=df.index, dtype="Int64")
     left = df["total_size"].astype("Int64") - df["uploaded_size"].astype("Int64")
     return left.clip(lower=0)
 
 
+@_of_frame("pandas.Series of float64", "required_rate(df[open_mask(df)])")
 def required_rate(df):
     """The upload rate (bytes per second) that finishes each session before it expires; null when unknown.
 
     Bytes still to upload divided by ``time_to_expiry``; NaN when either is
-    unknown or the session is past expiry.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of float64
-
-    Examples
-    --------
-    >>> required_rate(df[open_mask(df)])  # doctest: +SKIP
-    """
+    unknown or the session is past expiry."""
     left = bytes_to_upload(df).to_numpy(dtype="float64", na_value=np.nan)
     seconds = df["time_to_expiry"].dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
     with np.errstate(all="ignore"):
@@ -441,22 +307,9 @@ def required_rate(df):
 
 # --- tables ----------------------------------------------------------------------------
 
+@_of_frame("pandas.DataFrame\n    Index: status; columns ``sessions`` and ``bytes`` (int).", 'status_table(df).loc["failed", "sessions"]')
 def status_table(df):
-    """Sessions and bytes per reported status: documented statuses first, then others, then ``"missing"``.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index: status; columns ``sessions`` and ``bytes`` (int).
-
-    Examples
-    --------
-    >>> status_table(df).loc["failed", "sessions"]  # doctest: +SKIP
-    """
+    """Sessions and bytes per reported status: documented statuses first, then others, then ``"missing"``."""
     status = status_values(df).fillna("missing")
     extra = sorted({s for s in status if s not in STATUSES and s != "missing"})
     names = list(STATUSES) + extra + (["missing"] if (status == "missing").any() else [])
@@ -464,23 +317,10 @@ def status_table(df):
     return pd.DataFrame.from_dict(rows, orient="index", columns=["sessions", "bytes"])
 
 
+@_of_frame("numpy.ndarray of int\n    Positions for ``df.iloc``.", "df.iloc[urgency_order(df)].head(20)")
 def urgency_order(df):
     """Row positions of ``df``, most urgent first: open sessions needing attention, then other open sessions,
-    then the rest; each group by soonest expiry, then ``upload_id``.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    numpy.ndarray of int
-        Positions for ``df.iloc``.
-
-    Examples
-    --------
-    >>> df.iloc[urgency_order(df)].head(20)  # doctest: +SKIP
-    """
+    then the rest; each group by soonest expiry, then ``upload_id``."""
     group = np.where(attention_mask(df).to_numpy(), 0, np.where(open_mask(df).to_numpy(), 1, 2))
     ids = df["upload_id"].astype("object").to_numpy() if "upload_id" in df.columns else np.zeros(len(df))
     order = pd.DataFrame({"group": group, "tte": df["time_to_expiry"].to_numpy(), "id": ids})
