@@ -444,7 +444,7 @@ def test_loader_error_on_refresh_shows_without_the_key(frame, caplog):
 
     from functools import partial
 
-    ex = Explorer(partial(loader, api_key=key))
+    ex = Explorer(partial(loader, api_key=key), secrets=[key])  # a key outside the environment is named
     ex._status.value = ("failed",)
     with caplog.at_level(logging.DEBUG, logger="tlanalytics.widgets"):
         ex._refresh.click()
@@ -454,6 +454,12 @@ def test_loader_error_on_refresh_shows_without_the_key(frame, caplog):
     assert not ex._refresh.disabled and ex._refresh.description == "Refresh"
     ex._refresh.click()  # a second error is added, not lost
     assert ex._error_html.value.count("refresh failed") == 2
+
+
+@pytest.mark.parametrize("secrets", ["tlk_one_key", [b"bytes"], None, 42])
+def test_secrets_must_be_a_sequence_of_strings(frame, secrets):
+    with pytest.raises(InvalidArgumentError, match="`secrets`"):
+        Explorer(frame, secrets=secrets)
 
 
 def test_loader_returning_something_else_is_reported(frame):

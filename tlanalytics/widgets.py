@@ -95,12 +95,6 @@ def _counted(values, counts, label=str):
     return [(f"{label(v)} ({counts.get(v, 0):,})", v) for v in values]
 
 
-def _secrets(source):
-    """Keys held by a ``functools.partial`` loader (``api_key=`` or first argument): never to be shown."""
-    found = [source.keywords.get("api_key"), *source.args[:1]] if isinstance(source, functools.partial) else []
-    return [s.strip() for s in found if isinstance(s, str) and len(s.strip()) >= 4]
-
-
 def _scrub(text, secrets):
     """``text`` with every key (given or in the environment) replaced by ``***``."""
     return redact(text, *secrets)
@@ -178,10 +172,12 @@ class Explorer:
     ----------
     source : pandas.DataFrame, callable or UploadsClient
         The sessions; or a callable returning them (e.g.
-        ``functools.partial(load_uploads, with_progress=True)``); or an
-        object with a ``load()`` method such as
-        :class:`~tlanalytics.client.UploadsClient`. The last two are called
-        now (unless ``data`` is given) and again on every *Refresh*.
+        ``functools.partial(load_uploads, with_progress=True)``, which reads
+        the key from the environment); or an object with a ``load()`` method
+        such as :class:`~tlanalytics.client.UploadsClient`, which holds its
+        key out of every repr and message. The last two are called now
+        (unless ``data`` is given) and again on every *Refresh*. A loader
+        that holds a key of its own names it in ``secrets``.
     data : pandas.DataFrame, optional
         With a loader as ``source``: the sessions to start with, already
         loaded, so opening the explorer does not load them again.
@@ -199,6 +195,10 @@ class Explorer:
     history : pandas.DataFrame, optional
         A snapshot history (:func:`~tlanalytics.load_history`); adds a
         History tab (:func:`~tlanalytics.history_tab`).
+    secrets : sequence of str, default ()
+        Strings never to be shown, such as a key a loader holds that is not
+        in the environment: replaced by ``***`` in every error shown or
+        logged, like the environment's keys.
 
     Attributes
     ----------
@@ -221,7 +221,7 @@ class Explorer:
               ("Timeline", "plot_expiry_timeline", (9, 6)), ("Progress", "plot_progress", (8, 4.5)))
 
     def __init__(self, source, *, data=None, export_dir=None, inline_limit=256 * 1024, sort_by=_URGENCY,
-                 top_n=20, history=None):
+                 top_n=20, history=None, secrets=()):
         import ipywidgets as w
 
         if isinstance(source, pd.DataFrame):
@@ -239,7 +239,9 @@ class Explorer:
             _fail("inline_limit", "an integer >= 0 (bytes)", inline_limit)
         if isinstance(top_n, bool) or not isinstance(top_n, numbers.Integral) or top_n < 1:
             _fail("top_n", "an integer >= 1", top_n)
-        self._secrets = _secrets(source)
+        if not isinstance(secrets, (list, tuple, set, frozenset)) or not all(isinstance(k, str) for k in secrets):
+            _fail("secrets", "a sequence of strings", type(secrets).__name__)
+        self._secrets = [k.strip() for k in secrets if k.strip()]
         self._export_dir, self._inline_limit = export_dir, int(inline_limit)
         if data is not None and (self._loader is None or not isinstance(data, pd.DataFrame)):
             _fail("data", "None, or a DataFrame when `source` is a loader", type(data).__name__)
