@@ -6,6 +6,7 @@ import json
 import math
 import socket
 import time
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
@@ -72,12 +73,26 @@ def test_generated_sessions_are_consistent():
 
 
 def test_shipped_sample_is_reproducible_and_reanchored():
-    doc = json.loads(gzip.decompress(_generate._sample_bytes()))
+    doc = json.loads(gzip.decompress(_generate.sample_bytes()))
     assert doc["n"] == len(doc["sessions"]) >= 2000
     assert doc["sessions"] == generate_uploads(doc["n"], seed=doc["seed"], now=doc["generated_at"])
     shifted = _generate.load_sample(now=NOW)
     delta = _ts(NOW) - _ts(doc["generated_at"])
     assert _ts(shifted[5]["expires_at"]) - _ts(doc["sessions"][5]["expires_at"]) == delta
+
+
+def test_the_data_script_writes_the_shipped_sample_byte_for_byte(tmp_path):
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "data" / "write_sample.py"
+    spec = importlib.util.spec_from_file_location("write_sample", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shipped = _generate.sample_bytes()
+    moment = json.loads(gzip.decompress(shipped))["generated_at"]
+    assert module.write_sample(tmp_path / "sample.json.gz", now=moment).read_bytes() == shipped
+    other = module.write_sample(tmp_path / "other.json.gz", now="2030-01-01T00:00:00Z", n=5, seed=1)
+    assert json.loads(gzip.decompress(other.read_bytes()))["sessions"] == generate_uploads(5, seed=1, now="2030-01-01T00:00:00Z")
 
 
 def test_generate_rejects_bad_n():

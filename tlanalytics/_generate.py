@@ -196,7 +196,7 @@ def shift(sessions, delta):
     return out
 
 
-def _sample_bytes():
+def sample_bytes():
     """The sample file's bytes: from the installed package, else from a source checkout's ``data/``."""
     try:
         return resources.files("tlanalytics.data").joinpath(SAMPLE_FILE).read_bytes()
@@ -212,14 +212,5 @@ def load_sample(now=None):
     The file records the moment it was generated; every timestamp is shifted
     by the time since, so the demo always looks alive.
     """
-    doc = json.loads(gzip.decompress(_sample_bytes()))
+    doc = json.loads(gzip.decompress(sample_bytes()))
     return shift(doc["sessions"], as_utc(now) - parse_rfc3339(doc["generated_at"]))
-
-
-def write_sample(path, *, now=None, n=SAMPLE_SIZE, seed=SAMPLE_SEED):
-    """Write a sample file like the shipped one (how ``data/`` was made)."""
-    now = as_utc(now)
-    doc = {"generated_at": rfc3339(now), "seed": seed, "n": n, "sessions": generate_uploads(n, seed=seed, now=now)}
-    data = json.dumps(doc, separators=(",", ":")).encode()
-    with open(path, "wb") as fh:
-        fh.write(gzip.compress(data, mtime=0))
