@@ -365,7 +365,9 @@ def test_timeline_colours_at_risk_and_stalled_and_labels_progress(ax):
                      rec("c" * 24, expires=3, uploaded_size=None, at_risk=None, stalled=None)], with_progress=True)
     plot_expiry_timeline(df, ax=ax)
     colours = [to_hex(p.get_facecolor()) for p in sorted(ax.patches, key=lambda p: p.get_width())]
-    assert colours == [plots._WARN, plots._ALERT, plots._NEUTRAL]
+    legend = {h.get_label(): to_hex(h.get_facecolor()) for h in ax.get_legend().legend_handles}
+    assert colours == [legend["at risk"], legend["stalled"], legend["on track or progress unknown"]]
+    assert len(set(colours)) == 3
     texts = sorted(t.get_text() for t in ax.texts)
     assert texts[-1] == "progress unknown" and all(t.endswith("% uploaded") for t in texts[:-1])
 

@@ -31,7 +31,7 @@ _EXPORTS = {
     "metrics": ["summarize", "evaluate_check", "Summary", "CheckResult", "GLOSSARY"],
     "reporting": ["report"],
     "filters": ["filter_uploads"],
-    "widgets": ["explore", "Explorer"],
+    "widgets": ["explore", "Explorer", "MOST_URGENT_FIRST"],
     "history": ["save_snapshot", "load_history", "default_store"],
     "outcomes": ["OUTCOMES", "ANALYSIS_COLUMNS", "open_rows", "session_outcomes", "trends"],
     "completion": ["completion_curve", "time_to_complete"],

@@ -31,7 +31,7 @@ from .filters import filter_uploads
 from .keys import redact
 from .schema import STATUSES
 
-__all__ = ["explore", "Explorer"]
+__all__ = ["explore", "Explorer", "MOST_URGENT_FIRST"]
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,9 @@ _MAX_ERRORS = 5
 
 _SUMMARY_KEYS = ("sessions", "total_bytes", "open", "expiring_1h", "expiring_6h", "failed", "uploaded_bytes",
                  "at_risk", "stalled")
-#: The table's default order: open sessions needing attention, then other open ones, soonest expiry first.
-_URGENCY = "most urgent first"
+#: The table's default order (``sort_by``): open sessions needing attention, then other open ones, soonest
+#: expiry first (:func:`tlanalytics.metrics.urgency_order`).
+MOST_URGENT_FIRST = "most urgent first"
 
 
 def _summarize(df):
@@ -220,7 +221,7 @@ class Explorer:
               ("Chunks", "plot_chunk_configurations", (8, 4.5)), ("Expiry", "plot_expiry_distribution", (8, 4.5)),
               ("Timeline", "plot_expiry_timeline", (9, 6)), ("Progress", "plot_progress", (8, 4.5)))
 
-    def __init__(self, source, *, data=None, export_dir=None, inline_limit=256 * 1024, sort_by=_URGENCY,
+    def __init__(self, source, *, data=None, export_dir=None, inline_limit=256 * 1024, sort_by=MOST_URGENT_FIRST,
                  top_n=20, history=None, secrets=()):
         import ipywidgets as w
 
@@ -246,8 +247,8 @@ class Explorer:
         if data is not None and (self._loader is None or not isinstance(data, pd.DataFrame)):
             _fail("data", "None, or a DataFrame when `source` is a loader", type(data).__name__)
         self._df = source if self._loader is None else data if data is not None else self._fetch()
-        if not isinstance(sort_by, str) or (sort_by != _URGENCY and sort_by not in self._df.columns):
-            _fail("sort_by", f"one of {[_URGENCY, *self._df.columns]}", sort_by)
+        if not isinstance(sort_by, str) or (sort_by != MOST_URGENT_FIRST and sort_by not in self._df.columns):
+            _fail("sort_by", f"one of {[MOST_URGENT_FIRST, *self._df.columns]}", sort_by)
         self._batching = 0
         self._errors = []
         self._static = None  # (version, bundle) cache of the static fallback
@@ -427,8 +428,8 @@ class Explorer:
                 self._progress.value = (0, 100)
 
             current = sort_by or self._sort.value
-            self._sort.options = [_URGENCY, *df.columns]
-            self._sort.value = current if current in self._sort.options else _URGENCY
+            self._sort.options = [MOST_URGENT_FIRST, *df.columns]
+            self._sort.value = current if current in self._sort.options else MOST_URGENT_FIRST
         finally:
             self._batching -= 1
 
@@ -497,7 +498,7 @@ class Explorer:
 
     def _draw_table(self):
         df, column = self._filtered, self._sort.value
-        if column == _URGENCY:
+        if column == MOST_URGENT_FIRST:
             order = metrics.urgency_order(df)
             top = df.iloc[order if self._direction.value else order[::-1]].head(self._top.value)
         else:
