@@ -23,6 +23,16 @@ def test_readme_column_table_matches_schema():
     assert len(set(c.name for c in COLUMNS)) == len(COLUMNS)
 
 
+def test_readme_attrs_table_matches_schema_and_a_real_load():
+    from tlanalytics.schema import ATTRS, attrs_table_markdown
+    from tlanalytics.simulator import Simulator, generate_uploads
+
+    assert _between(README, "attrs") == attrs_table_markdown()
+    with Simulator(generate_uploads(30, seed=1)) as sim:
+        df = tlanalytics.load_uploads(sim.api_key, base_url=sim.base_url, progress=False, with_progress=True)
+    assert set(df.attrs) == set(ATTRS)
+
+
 def test_readme_glossary_matches_metrics():
     from tlanalytics.metrics import GLOSSARY, glossary_markdown
 

@@ -30,6 +30,8 @@ __all__ = [
     "columns",
     "dtype_of",
     "column_table_markdown",
+    "ATTRS",
+    "attrs_table_markdown",
 ]
 
 #: Documented session statuses, in display order. Unknown values are kept as
@@ -176,3 +178,40 @@ def column_table_markdown():
         text = c.description.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         rows.append(f"| `{c.name}` | `{c.dtype}` | {c.group} | {text} |")
     return "\n".join(rows)
+
+
+#: What a loaded frame's ``df.attrs`` holds, key -> meaning (``load_uploads``; the ``progress_*`` keys
+#: with progress). The README's attrs table is generated from it.
+ATTRS = {
+    "as_of": "The moment the derived columns are relative to (UTC Timestamp).",
+    "base_url": "The API base URL, without credentials.",
+    "pages": "Listing pages read.",
+    "requests": "Listing requests sent, retries included.",
+    "retries": "Listing requests retried.",
+    "total_results": "How many sessions the API's page_info said the listing holds.",
+    "passes": "Walks over the listing (another one when the listing changed during the first).",
+    "consistent": "True when the listing held still while it was read (see stopped).",
+    "stopped": "None, or why a walk ended early (a page with no new upload_id, max_pages, ...).",
+    "malformed_rows": "Rows with a value that broke the documented shape (kept, the value as null).",
+    "malformed": "The first few of those problems: row, field and reason.",
+    "concurrency": "What the server allowed: start, peak, low and final requests in flight, decreases, rate.",
+    "progress_requests": "Status requests sent for the progress columns, retries included.",
+    "progress_retries": "Status requests retried.",
+    "progress_malformed_rows": "Rows whose status body broke the documented shape.",
+    "progress_malformed": "What was malformed in status bodies.",
+}
+
+
+def attrs_table_markdown():
+    """The README's ``df.attrs`` table, as Markdown, generated from :data:`ATTRS`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> attrs_table_markdown().splitlines()[2]
+    '| `as_of` | The moment the derived columns are relative to (UTC Timestamp). |'
+    """
+    return "\n".join(["| key | meaning |", "| --- | --- |"] + [f"| `{k}` | {v} |" for k, v in ATTRS.items()])
