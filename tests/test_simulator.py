@@ -14,6 +14,7 @@ import requests
 
 from tlanalytics import _generate
 from tlanalytics.errors import InvalidArgumentError
+from tlanalytics.schema import LISTING_FIELDS
 from tlanalytics.simulator import FAULT_KINDS, Simulator, generate_uploads
 
 NOW = "2026-01-15T12:00:00Z"
@@ -121,7 +122,7 @@ def test_defaults_and_walk_covers_everything(sim):
         seen += [d["upload_id"] for d in get(sim, page=page, page_limit=50).json()["data"]]
     assert seen == [s["upload_id"] for s in sim.sessions()]
     item = get(sim, page_limit=1).json()["data"][0]
-    assert set(item) == set(_generate.LISTING_FIELDS)
+    assert set(item) == set(LISTING_FIELDS)
 
 
 def test_empty_account():

@@ -15,7 +15,6 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import InvalidArgumentError
-from .schema import LISTING_FIELDS
 
 _MiB = 1 << 20
 _GiB = 1 << 30
