@@ -85,14 +85,16 @@ def exit_code_table_markdown():
     Returns
     -------
     str
+        One row per exit code, with its meaning.
 
     Examples
     --------
     >>> print(exit_code_table_markdown().splitlines()[2])
     | 0 | success (`check`: every threshold held) |
     """
-    return "\n".join(["| code | meaning |", "| --- | --- |"]
-                     + [f"| {code} | {meaning} |" for code, meaning in EXIT_CODES.items()])
+    from .schema import markdown_table
+
+    return markdown_table(["code", "meaning"], EXIT_CODES.items())
 
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ._units import format_duration, plural
 from .errors import InvalidArgumentError
-from .schema import RISK_WINDOW, STALL_AFTER, STATUSES, TERMINAL_STATUSES
+from .schema import RISK_WINDOW, STALL_AFTER, STATUSES, TERMINAL_STATUSES, markdown_table
 from .validate import as_of as sanitize_as_of, check_frame
 
 __all__ = [
@@ -604,12 +604,11 @@ def glossary_markdown():
     Returns
     -------
     str
+        One row per :data:`GLOSSARY` term, with its definition.
 
     Examples
     --------
     >>> glossary_markdown().splitlines()[0]
     '| term | meaning |'
     """
-    rows = ["| term | meaning |", "| --- | --- |"]
-    rows += [f"| {t.name} | {t.definition} |" for t in GLOSSARY]
-    return "\n".join(rows)
+    return markdown_table(["term", "meaning"], GLOSSARY)

@@ -32,6 +32,7 @@ __all__ = [
     "column_table_markdown",
     "ATTRS",
     "attrs_table_markdown",
+    "markdown_table",
 ]
 
 #: Documented session statuses, in display order. Unknown values are kept as
@@ -172,12 +173,36 @@ def column_table_markdown():
     -------
     str
     """
-    rows = ["| column | dtype | group | meaning |", "| --- | --- | --- | --- |"]
-    for c in COLUMNS:
-        # Markdown renderers read <NA> as an HTML tag and drop it: escape the brackets.
-        text = c.description.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        rows.append(f"| `{c.name}` | `{c.dtype}` | {c.group} | {text} |")
-    return "\n".join(rows)
+    # Markdown renderers read <NA> as an HTML tag and drop it: escape the brackets.
+    escaped = [c.description.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for c in COLUMNS]
+    return markdown_table(["column", "dtype", "group", "meaning"],
+                          [(f"`{c.name}`", f"`{c.dtype}`", c.group, text) for c, text in zip(COLUMNS, escaped)])
+
+
+def markdown_table(header, rows):
+    """A Markdown table, as the README's generated blocks are written.
+
+    Parameters
+    ----------
+    header : sequence of str
+        The column titles.
+    rows : iterable of sequence
+        One sequence of cells per row (written with ``str``).
+
+    Returns
+    -------
+    str
+        Header, ``---`` line and rows, joined by line breaks (no final one).
+
+    Examples
+    --------
+    >>> print(markdown_table(["a", "b"], [(1, 2)]))
+    | a | b |
+    | --- | --- |
+    | 1 | 2 |
+    """
+    lines = [list(header), ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(map(str, cells)) + " |" for cells in lines)
 
 
 #: What a loaded frame's ``df.attrs`` holds, key -> meaning (``load_uploads``; the ``progress_*`` keys
@@ -208,10 +233,11 @@ def attrs_table_markdown():
     Returns
     -------
     str
+        One row per key, with its meaning.
 
     Examples
     --------
     >>> attrs_table_markdown().splitlines()[2]
     '| `as_of` | The moment the derived columns are relative to (UTC Timestamp). |'
     """
-    return "\n".join(["| key | meaning |", "| --- | --- |"] + [f"| `{k}` | {v} |" for k, v in ATTRS.items()])
+    return markdown_table(["key", "meaning"], [(f"`{k}`", v) for k, v in ATTRS.items()])
