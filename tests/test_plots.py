@@ -263,8 +263,8 @@ def test_size_histogram_without_status_split(frame, ax):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"by_status": "yes"}, "The value for `by_status` must be one of [True, False], but 'yes' was passed."),
-    ({"bins": 0}, "The value for `bins` must be an integer >= 1, but 0 was passed."),
-    ({"bins": 2.5}, "The value for `bins` must be an integer >= 1, but 2.5 was passed."),
+    ({"bins": 0}, "The value for `bins` must be an integer of at least 1, but 0 was passed."),
+    ({"bins": 2.5}, "The value for `bins` must be an integer of at least 1, but 2.5 was passed."),
 ])
 def test_size_bad_arguments(frame, ax, kwargs, message):
     with pytest.raises(InvalidArgumentError) as info:
@@ -380,7 +380,7 @@ def test_timeline_with_nothing_left_to_expire(ax):
 
 
 def test_timeline_rejects_bad_n(frame, ax):
-    with pytest.raises(InvalidArgumentError, match=r"`n` must be an integer >= 1, but 0 was passed"):
+    with pytest.raises(InvalidArgumentError, match=r"`n` must be an integer of at least 1, but 0 was passed"):
         plot_expiry_timeline(frame, n=0, ax=ax)
 
 

@@ -16,15 +16,11 @@ import pandas as pd
 from ._generate import as_utc, make_session, parse_rfc3339
 from .errors import InvalidArgumentError
 from .schema import STATUSES
+from .validate import check_int
 
 __all__ = ["generate_history"]
 
 _H = 3_600_000_000_000  # one hour in ns
-
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidArgumentError(f"The value for `{name}` must be an integer >= {low}, but {value!r} was passed.")
 
 
 def generate_history(days=30, *, seed=0, now=None, per_day=300, release_day=None):
@@ -76,13 +72,13 @@ def generate_history(days=30, *, seed=0, now=None, per_day=300, release_day=None
     >>> len(h.attrs["snapshots"]), h["snapshot_at"].is_monotonic_increasing
     (49, True)
     """
-    _check_int("days", days, 1)
-    _check_int("per_day", per_day, 1)
+    check_int("days", days, 1)
+    check_int("per_day", per_day, 1)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise InvalidArgumentError(f"The value for `seed` must be an integer, but {seed!r} was passed.")
     if release_day is None:
         release_day = (2 * days) // 3
-    _check_int("release_day", release_day, 0)
+    check_int("release_day", release_day, 0)
     end = pd.Timestamp(as_utc(now)).floor("h")
     start = end - pd.Timedelta(days=days)
     snaps = pd.date_range(start, end, freq="h").as_unit("ns").asi8  # ns, UTC
