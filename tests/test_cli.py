@@ -18,7 +18,7 @@ import requests
 
 from tlanalytics.client import load_uploads
 from tlanalytics.export import read_csv, read_parquet
-from tlanalytics.reporting import summarize
+from tlanalytics.metrics import summarize
 from tlanalytics.simulator import Simulator, generate_uploads
 
 from _data import frame_of

@@ -508,7 +508,8 @@ def _jsonable(value):
 
 def _summary(args):
     """``summary``: the key figures as a table (or JSON) on stdout."""
-    from .reporting import clean_url, source_text, summarize, summary_rows
+    from .metrics import summarize
+    from .reporting import clean_url, source_text, summary_rows
 
     df = _load(args)
     s = summarize(df)
@@ -527,7 +528,8 @@ def _summary(args):
 def _report(args):
     """``report``: report.html, overview.png and uploads.csv (+ sidecar) in ``-o DIR``."""
     from .export import to_csv
-    from .reporting import headline, overview_png, report, summarize
+    from .metrics import summarize
+    from .reporting import headline, overview_png, report
 
     _check_output(args.output, folder=True)
     df = _load(args, progress=not args.listing_only)
