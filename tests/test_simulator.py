@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tlanalytics import _generate
+from tlanalytics import simulator as simulator_module
 from tlanalytics.errors import InvalidArgumentError
 from tlanalytics.schema import LISTING_FIELDS
 from tlanalytics.simulator import FAULT_KINDS, Simulator, generate_uploads
@@ -221,11 +222,17 @@ def test_injected_faults(sim):
     assert [f for *_, f in sim.request_log] == ["500", "429", "429-no-retry-after", "nonjson", "drop", "truncate", None]
 
 
-def test_slow_fault_and_latency():
+def test_slow_fault_and_latency(monkeypatch):
+    slept, real_sleep = [], time.sleep
+
+    def sleep(seconds):  # the simulator's own wait, recorded instead of timed
+        slept.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(simulator_module.time, "sleep", sleep)
     with Simulator(generate_uploads(5, seed=1), latency=0.2, slow_seconds=0.5) as sim:
-        t = time.perf_counter()
         assert get(sim).status_code == 200
-        assert time.perf_counter() - t >= 0.2
+        assert 0.2 in slept
         sim.inject("slow")
         with pytest.raises(requests.exceptions.ReadTimeout):
             requests.get(sim.base_url + LIST, headers={"x-api-key": sim.api_key}, timeout=(1, 0.4))
