@@ -119,7 +119,8 @@ def _of_frame(returns, example):
     example = "\n".join([f">>> {first}  # doctest: +SKIP", *output])
 
     def decorate(func):
-        func.__doc__ = inspect.cleandoc(func.__doc__) + _FRAME_SECTIONS.format(returns=returns, example=example)
+        if func.__doc__ is not None:  # None under python -OO
+            func.__doc__ = inspect.cleandoc(func.__doc__) + _FRAME_SECTIONS.format(returns=returns, example=example)
         return func
     return decorate
 
