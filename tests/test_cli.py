@@ -16,12 +16,13 @@ import pandas as pd
 import pytest
 import requests
 
-from tlanalytics._generate import LISTING_FIELDS
 from tlanalytics.client import load_uploads
 from tlanalytics.export import read_csv, read_parquet
-from tlanalytics.frame import build_frame
-from tlanalytics.reporting import summarize
+from tlanalytics.metrics import summarize
 from tlanalytics.simulator import Simulator, generate_uploads
+
+from _data import frame_of
+from _hostile import RecordingProxy
 
 AS_OF = "2025-12-01T12:00:00Z"
 N = 240
@@ -74,7 +75,7 @@ def sim(sessions):
 
 @pytest.fixture(scope="module")
 def frame(sessions):
-    return build_frame([{k: s[k] for k in LISTING_FIELDS} for s in sessions], as_of=AS_OF)
+    return frame_of(sessions, AS_OF)
 
 
 @pytest.fixture(scope="module")
@@ -389,10 +390,15 @@ def test_missing_key_says_what_to_do():
 
 
 def test_plain_http_to_another_host_is_refused_before_connecting():
-    started = time.monotonic()
-    line = one_error_line(run("summary", "--base-url", "http://example.com/v1.3"), 3)
+    proxy = RecordingProxy(secret=CANARY)  # a request to example.com would have to go through it
+    proxies = {var: proxy.url for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")}
+    try:
+        env = {k: v for k, v in clean_env(TWELVELABS_API_KEY=CANARY, **proxies).items() if k.lower() != "no_proxy"}
+        line = one_error_line(run("summary", "--base-url", "http://example.com/v1.3", env=env), 3)
+    finally:
+        proxy.stop()
     assert "plain http" in line and "loopback" in line
-    assert time.monotonic() - started < 30
+    assert proxy.contacts == 0
 
 
 def test_rejected_key_is_an_api_error(sim):

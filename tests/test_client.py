@@ -4,11 +4,11 @@ import email.utils
 import json
 import logging
 import math
+import re
 import socket
 import threading
 import time
 import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
@@ -25,6 +25,8 @@ from tlanalytics.errors import (APIError, AuthenticationError, BadRequestError, 
                                 MalformedItemWarning, NotFoundError, RateLimitError, ResponseFormatError, ServerError,
                                 TransportError)
 from tlanalytics.simulator import Simulator, generate_uploads
+
+from _hostile import Reply, json_reply
 
 NOW = "2026-01-15T12:00:00Z"
 KEY = "tlk_SECRET_0123456789abcdef"
@@ -94,68 +96,34 @@ class NoConnection(BaseAdapter):
         pass
 
 
-class StubServer:
-    """A stdlib HTTP server on loopback serving ``items`` with a page_info of our choosing.
+def listing(items, *, info=None, script=(), cap=None):
+    """A script for the ``hostile`` server: ``items`` paged, with a page_info of our choosing.
 
     ``info(page, limit, n)`` returns the page_info dict (None: omit it);
-    ``script`` is a list of ``(status, headers, body)`` served first, one per request.
+    ``script`` is a list of ``(status, headers, body)`` served first, one per
+    request; ``cap`` is the largest page the server gives whatever is asked.
     """
+    queued, lock = list(script), threading.Lock()
 
-    def __init__(self, items, *, info=None, script=(), cap=None):
-        self.items, self.info, self.script, self.cap = items, info, list(script), cap
-        self.paths = []
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                stub.paths.append(self.path)
-                status, headers, body = stub.respond(self.path)
-                raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(raw)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1.3"
-
-    def respond(self, path):
-        if self.script:
-            return self.script.pop(0)
-        q = parse_qs(urlsplit(path).query)
-        page, limit = int(q["page"][0]), int(q["page_limit"][0])
-        limit = min(limit, self.cap or limit)
-        body = {"data": self.items[(page - 1) * limit: page * limit]}
-        info = self.info(page, limit, len(self.items)) if self.info else None
-        if info is not None:
-            body["page_info"] = info
-        return 200, {"Content-Type": "application/json"}, body
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(req):
+        with lock:
+            if queued:
+                status, headers, body = queued.pop(0)
+                return Reply(status, body if isinstance(body, bytes) else json.dumps(body).encode(), dict(headers))
+        page, limit = req.param("page", 1), req.param("page_limit", 10)
+        limit = min(limit, cap or limit)
+        body = {"data": items[(page - 1) * limit: page * limit]}
+        page_info = info(page, limit, len(items)) if info else None
+        if page_info is not None:
+            body["page_info"] = page_info
+        return json_reply(body)
+    return respond
 
 
 @pytest.fixture
-def stub():
-    made = []
-
-    def make(*args, **kwargs):
-        made.append(StubServer(*args, **kwargs))
-        return made[-1]
-
-    yield make
-    for s in made:
-        s.close()
+def stub(hostile):
+    """``stub(items, **kwargs)``: a loopback server answering :func:`listing` (``.requests`` logs what came)."""
+    return lambda items, **kwargs: hostile(listing(items, **kwargs))
 
 
 def truthful(page, limit, n):
@@ -234,7 +202,7 @@ def test_total_page_too_small_is_not_trusted(stub, make_client):
                                                      "total_results": n})
     df = make_client(base_url=server.base_url, api_key=KEY).load()
     assert_matches_listing(df, items)
-    assert len(server.paths) <= 2 * 4  # two passes of at most four pages
+    assert len(server.requests) <= 2 * 4  # two passes of at most four pages
 
 
 def test_total_page_too_small_without_total_results_walks_on(stub, make_client):
@@ -249,7 +217,7 @@ def test_total_results_alone_is_enough_to_stop_at_a_full_last_page(stub, make_cl
     server = stub(items, info=lambda page, limit, n: {"total_results": n})
     df = make_client(base_url=server.base_url, api_key=KEY).load()
     assert_matches_listing(df, items)
-    assert len(server.paths) == 2 and df.attrs["passes"] == 1
+    assert len(server.requests) == 2 and df.attrs["passes"] == 1
 
 
 def test_missing_page_info_walks_until_a_short_page(stub, make_client):
@@ -257,7 +225,7 @@ def test_missing_page_info_walks_until_a_short_page(stub, make_client):
     server = stub(items)
     df = make_client(base_url=server.base_url, api_key=KEY).load()
     assert_matches_listing(df, items)
-    assert len(server.paths) == 3 and df.attrs["consistent"] and df.attrs["passes"] == 1
+    assert len(server.requests) == 3 and df.attrs["consistent"] and df.attrs["passes"] == 1
 
 
 def test_missing_page_info_and_a_full_last_page_ends_at_an_empty_page(stub, make_client):
@@ -265,7 +233,7 @@ def test_missing_page_info_and_a_full_last_page_ends_at_an_empty_page(stub, make
     server = stub(items)
     df = make_client(base_url=server.base_url, api_key=KEY).load()
     assert_matches_listing(df, items)
-    assert len(server.paths) == 3
+    assert len(server.requests) == 3
 
 
 def test_absurd_total_page_stops_at_the_first_short_page(stub, make_client):
@@ -275,7 +243,7 @@ def test_absurd_total_page_stops_at_the_first_short_page(stub, make_client):
     client = make_client(base_url=server.base_url, api_key=KEY)
     df = client.load()
     assert_matches_listing(df, items)
-    assert len(server.paths) <= 2 * (3 + 3 * client.max_workers)  # bounded, not 10,000 pages
+    assert len(server.requests) <= 2 * (3 + 3 * client.max_workers)  # bounded, not 10,000 pages
     # two passes agree on the same sessions: the server miscounts, the listing did not change
     assert df.attrs["passes"] == 2 and df.attrs["consistent"] is True
 
@@ -294,7 +262,7 @@ def test_server_paging_by_less_than_asked(stub, make_client):
     server = stub(items, info=truthful, cap=20)
     df = make_client(base_url=server.base_url, api_key=KEY).load()
     assert_matches_listing(df, items)
-    assert len(server.paths) == 5
+    assert len(server.requests) == 5
 
 
 # --- errors ---------------------------------------------------------------------
@@ -376,14 +344,14 @@ def test_wrong_top_level_shape_raises_response_format_error(stub, make_client, b
     server = stub([], script=[(200, {"Content-Type": "application/json"}, raw)] * 3)
     with pytest.raises(ResponseFormatError):
         make_client(base_url=server.base_url, api_key=KEY, max_retries=2).load()
-    assert len(server.paths) == 3
+    assert len(server.requests) == 3
 
 
 def test_redirects_are_not_followed(stub, make_client):
     server = stub([], script=[(302, {"Location": "https://example.com/steal"}, b"")])
     with pytest.raises(APIError) as info:
         make_client(base_url=server.base_url, api_key=KEY).load()
-    assert info.value.status == 302 and len(server.paths) == 1
+    assert info.value.status == 302 and len(server.requests) == 1
 
 
 @pytest.mark.parametrize("kind", ["500", "429", "429-no-retry-after", "drop", "truncate", "nonjson", "slow"])
@@ -407,36 +375,35 @@ def test_random_faults_lose_and_duplicate_nothing(make_sim, make_client):
 
 # --- Retry-After, adaptive concurrency, max_rate --------------------------------
 
-def _gap_after_429(rec):
-    events = sorted(rec.events)
-    first_429 = next(e for e in events if e[2] == 429)
-    retry = next(e for e in events if e[0] >= first_429[1] and e[3] == first_429[3])
-    return retry[0] - first_429[1]
+def _waits_after_429(caplog):
+    """The waits the client chose after each 429, from its debug log (what it then waits on its cancel event)."""
+    return [float(m) for m in re.findall(r"HTTP 429 .*; waiting ([0-9.]+) s", caplog.text)]
 
 
-def test_retry_after_seconds_is_honoured(make_sim, make_client):
+def test_retry_after_seconds_is_honoured(make_sim, make_client, caplog):
     sim = make_sim(uploads(10))
     sim.inject("429", 1)  # Retry-After: 1
-    session, rec = recording_session()
-    df = make_client(sim, session=session).load()
+    with caplog.at_level(logging.DEBUG, logger="tlanalytics._http"):
+        df = make_client(sim).load()
     assert len(df) == 10 and df.attrs["retries"] == 1
-    assert _gap_after_429(rec) >= 1.0
+    assert len(_waits_after_429(caplog)) == 1 and _waits_after_429(caplog)[0] >= 1.0
 
 
-def test_retry_after_http_date_is_honoured(stub, make_client):
+def test_retry_after_http_date_is_honoured(stub, make_client, caplog):
     when = email.utils.formatdate(time.time() + 2, usegmt=True)  # whole seconds: 1-2 s from now
     server = stub(uploads(5), info=truthful, script=[(429, {"Retry-After": when}, {"code": "too_many_requests"})])
-    session, rec = recording_session()
-    df = make_client(base_url=server.base_url, api_key=KEY, session=session).load()
+    with caplog.at_level(logging.DEBUG, logger="tlanalytics._http"):
+        df = make_client(base_url=server.base_url, api_key=KEY).load()
     assert len(df) == 5
-    assert _gap_after_429(rec) >= 0.95
+    assert len(_waits_after_429(caplog)) == 1 and _waits_after_429(caplog)[0] >= 0.95
 
 
-def test_absurd_retry_after_is_capped(stub, make_client):
+def test_absurd_retry_after_is_capped(stub, make_client, caplog):
     server = stub(uploads(5), info=truthful, script=[(429, {"Retry-After": "30"}, {"code": "too_many_requests"})])
-    start = time.monotonic()
-    df = make_client(base_url=server.base_url, api_key=KEY, max_retry_after=0.2).load()
-    assert len(df) == 5 and time.monotonic() - start < 10
+    with caplog.at_level(logging.DEBUG, logger="tlanalytics._http"):
+        df = make_client(base_url=server.base_url, api_key=KEY, max_retry_after=0.2, backoff=0.1).load()
+    waits = _waits_after_429(caplog)
+    assert len(df) == 5 and len(waits) == 1 and 0.2 <= waits[0] <= 0.3  # the cap plus at most one backoff of jitter
 
 
 def test_concurrency_is_lowered_under_sustained_429s(make_sim, make_client):

@@ -481,7 +481,7 @@ def test_table_tab_lists_the_most_urgent_sessions(browser, first_page, demo, tmp
         ascending = browser.find_element(By.CSS_SELECTOR, ".widget-toggle-button.mod-active").text == "ascending"
         _browser.screenshot(browser, tmp_path / "dashboard-table.png", height=1400)
         from tlanalytics.metrics import open_mask
-        from tlanalytics.widgets import _URGENCY
+        from tlanalytics.widgets import MOST_URGENT_FIRST as _URGENCY
 
         assert column == _URGENCY and ascending  # the default: most urgent first
         assert len(rows) == min(20, len(df)) and set(rows) <= set(df.index)

@@ -23,6 +23,8 @@ from tlanalytics.export import (
     write_frame,
 )
 
+from _data import status_body
+
 NAT = np.iinfo(np.int64).min
 TRICKY = ["", "'", "''", "'quoted", "=1+1", "+x", "-x", "@x", "\tx", "\rx", "-5", "a,b", 'q"q', "line\nbreak",
           "é漢字🙂", " lead", "NaT", "nan", "<NA>", "None", "True", "2025-01-01T00:00:00Z", "x (UTC)"]
@@ -351,8 +353,7 @@ def test_build_frame_output_round_trips(tmp_path):
     items[0].update(status="paused", total_size="abc", region=None)
     with pytest.warns(MalformedItemWarning):
         df = build_frame(items, as_of=as_of)
-    statuses = {s["upload_id"]: {k: v for k, v in s.items() if k not in listing}
-                | {"chunks_pending": s["total_chunks"] - s["chunks_completed"] - s["chunks_failed"]} for s in sessions}
+    statuses = {s["upload_id"]: {k: v for k, v in s.items() if k not in listing} | status_body(s) for s in sessions}
     statuses[sessions[1]["upload_id"]] = None
     df = join_progress(df, statuses, as_of=as_of)
     df.attrs.update(base_url="http://127.0.0.1:1/v1.3", pages=2, consistent=True)

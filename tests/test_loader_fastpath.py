@@ -3,10 +3,7 @@ attrs, warnings and errors as build_frame of the items the server sent, over fuz
 
 import json
 import math
-import threading
 import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
@@ -17,46 +14,34 @@ from tlanalytics import _fastparse, frame
 from tlanalytics.client import load_uploads
 from tlanalytics.errors import TLAnalyticsError
 
+from _hostile import Hostile, Reply
+
 AS_OF = pd.Timestamp("2026-01-15T12:00:00Z")
 KEY = "tlk_fastpath_test_key_000000000000"
 
 
 class ListingServer:
-    """Serves ``items`` as listing pages with a truthful page_info; ``ascii`` False sends UTF-8 as is."""
+    """The scriptable loopback server (tests/_hostile.py) serving ``items`` as listing pages with a truthful
+    page_info; ``ascii`` False sends UTF-8 as is."""
 
     def __init__(self):
-        self.items, self.ascii, self.requests = [], True, 0
-        server = self
+        self.items, self.ascii = [], True
+        self._http = Hostile(self._reply)
+        self.base_url = self._http.base_url
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    @property
+    def requests(self):
+        return len(self._http.requests)
 
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                server.requests += 1
-                q = parse_qs(urlsplit(self.path).query)
-                page, limit = int(q["page"][0]), int(q["page_limit"][0])
-                n = len(server.items)
-                body = {"data": server.items[(page - 1) * limit: page * limit],
-                        "page_info": {"limit_per_page": limit, "page": page, "total_page": math.ceil(n / limit),
-                                      "total_results": n}}
-                raw = json.dumps(body, ensure_ascii=server.ascii).encode("utf-8")
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1.3"
+    def _reply(self, req):
+        page, limit, n = req.param("page", 1), req.param("page_limit", 10), len(self.items)
+        body = {"data": self.items[(page - 1) * limit: page * limit],
+                "page_info": {"limit_per_page": limit, "page": page, "total_page": math.ceil(n / limit),
+                              "total_results": n}}
+        return Reply(200, json.dumps(body, ensure_ascii=self.ascii).encode("utf-8"), {"Content-Type": "application/json"})
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._http.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,14 @@ import pytest
 from matplotlib.figure import Figure
 
 from tlanalytics import metrics
-from tlanalytics._generate import LISTING_FIELDS
 from tlanalytics._units import format_bytes
 from tlanalytics.cli import main
 from tlanalytics.errors import InvalidArgumentError
 from tlanalytics.frame import build_frame, empty_frame, join_progress
 from tlanalytics.plots import overview
 from tlanalytics.simulator import Simulator, generate_uploads
+
+from _data import listing_items, status_body
 
 AS_OF = pd.Timestamp("2025-12-01T12:00:00Z")
 TERMINAL = ("completed", "failed", "expired")
@@ -45,23 +46,16 @@ def awkward_sessions():
     return sessions
 
 
-def body(s):
-    return {"uploaded_size": s["uploaded_size"], "chunks_completed": s["chunks_completed"],
-            "chunks_failed": s["chunks_failed"],
-            "chunks_pending": s["total_chunks"] - s["chunks_completed"] - s["chunks_failed"],
-            "updated_at": s["updated_at"]}
-
-
 @pytest.fixture(scope="module")
 def awkward():
     sessions = awkward_sessions()
-    items = [{k: s[k] for k in LISTING_FIELDS} for s in sessions]
+    items = listing_items(sessions)
     items[7]["expires_at"] = None  # an active session without an expiry time
     items.append(dict(items[3]))  # a duplicated upload_id (the unknown status one)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the missing expires_at is reported as a MalformedItemWarning
         df = build_frame(items, as_of=AS_OF)
-    statuses = {s["upload_id"]: body(s) for s in sessions}
+    statuses = {s["upload_id"]: status_body(s) for s in sessions}
     statuses[sessions[6]["upload_id"]] = None  # vanished: listed, then 404 on its status
     statuses[sessions[10]["upload_id"]] = None
     df = join_progress(df, statuses, as_of=AS_OF)

@@ -32,6 +32,8 @@ from tlanalytics.plots import (
 )
 from tlanalytics.schema import columns, dtype_of
 
+from _data import frame_of_records, listing_items
+
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 AS_OF = pd.Timestamp("2025-06-01 12:00", tz="UTC")
 
@@ -39,55 +41,11 @@ AS_OF = pd.Timestamp("2025-06-01 12:00", tz="UTC")
 # --- frames built by hand -------------------------------------------------
 
 def make_frame(records, *, as_of=AS_OF, with_progress=False):
-    """An uploads frame with schema dtypes; derived (and progress) columns computed here.
-
-    ``records`` are dicts with the listing fields (``created_at`` and
-    ``expires_at`` as anything ``pd.Timestamp`` takes, in UTC), plus
-    ``uploaded_size``, ``stalled``, ``at_risk`` when ``with_progress``.
-    """
-    names = columns("listing") + columns("derived") + (columns("progress") if with_progress else [])
-    raw = pd.DataFrame(list(records), columns=columns("listing") + ["uploaded_size", "stalled", "at_risk"])
-    df = pd.DataFrame(index=range(len(raw)))
-    for name in columns("listing"):
-        values = raw[name]
-        if name in ("created_at", "expires_at"):
-            values = pd.to_datetime(values, utc=True)
-        df[name] = values.astype(dtype_of(name)) if name != "status" else _status(values)
-    df["age"] = as_of - df["created_at"]
-    df["time_to_expiry"] = df["expires_at"] - as_of
-    df["lifetime"] = df["expires_at"] - df["created_at"]
-    df["lifetime_elapsed"] = df["age"] / df["lifetime"]
-    df["is_expired"] = (df["expires_at"] <= as_of).astype("boolean").mask(df["expires_at"].isna())
-    hours = df["time_to_expiry"].dt.total_seconds() / 3600
-    df["expiry_bucket"] = pd.cut(hours, [-np.inf, 0, 1, 6, 24, np.inf], right=True,
-                                 labels=list(dtype_of("expiry_bucket").categories)).astype(dtype_of("expiry_bucket"))
-    size, chunk = df["total_size"], df["chunk_size"]
-    df["expected_chunks"] = (-(-size // chunk)).astype("Int64")
-    df["chunks_consistent"] = (df["total_chunks"] == df["expected_chunks"]).astype("boolean")
-    df["last_chunk_size"] = (size - (df["expected_chunks"] - 1) * chunk).astype("Int64")
-    edges = [-np.inf, MiB, 10 * MiB, 100 * MiB, GiB, 10 * GiB, np.inf]
-    df["size_bucket"] = pd.cut(size.astype("float64"), edges, right=False,
-                               labels=list(dtype_of("size_bucket").categories)).astype(dtype_of("size_bucket"))
-    if with_progress:
-        df["uploaded_size"] = raw["uploaded_size"].astype("Int64")
-        df["progress"] = (df["uploaded_size"] / size).astype("float64")
-        df["stalled"] = raw["stalled"].astype("boolean")
-        df["at_risk"] = raw["at_risk"].astype("boolean")
-        for name in names:
-            if name not in df:
-                df[name] = pd.Series(index=df.index, dtype=dtype_of(name))
-    df = df[names]
-    for name in names:
+    """An uploads frame through the real frame code (see :func:`_data.frame_of_records`)."""
+    df = frame_of_records(records, as_of, with_progress=with_progress)
+    for name in columns("listing") + columns("derived") + (columns("progress") if with_progress else []):
         assert str(df[name].dtype) == str(dtype_of(name)), name
-    df.attrs["as_of"] = as_of
     return df
-
-
-def _status(values):
-    """The status column: documented categories plus unknown values as extra ones."""
-    cats = list(dtype_of("status").categories)
-    cats += sorted({v for v in values.dropna() if v not in cats})
-    return values.astype(pd.CategoricalDtype(cats))
 
 
 def random_records(n, *, seed=0, as_of=AS_OF):
@@ -305,8 +263,8 @@ def test_size_histogram_without_status_split(frame, ax):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"by_status": "yes"}, "The value for `by_status` must be one of [True, False], but 'yes' was passed."),
-    ({"bins": 0}, "The value for `bins` must be an integer >= 1, but 0 was passed."),
-    ({"bins": 2.5}, "The value for `bins` must be an integer >= 1, but 2.5 was passed."),
+    ({"bins": 0}, "The value for `bins` must be an integer of at least 1, but 0 was passed."),
+    ({"bins": 2.5}, "The value for `bins` must be an integer of at least 1, but 2.5 was passed."),
 ])
 def test_size_bad_arguments(frame, ax, kwargs, message):
     with pytest.raises(InvalidArgumentError) as info:
@@ -407,7 +365,9 @@ def test_timeline_colours_at_risk_and_stalled_and_labels_progress(ax):
                      rec("c" * 24, expires=3, uploaded_size=None, at_risk=None, stalled=None)], with_progress=True)
     plot_expiry_timeline(df, ax=ax)
     colours = [to_hex(p.get_facecolor()) for p in sorted(ax.patches, key=lambda p: p.get_width())]
-    assert colours == [plots._WARN, plots._ALERT, plots._NEUTRAL]
+    legend = {h.get_label(): to_hex(h.get_facecolor()) for h in ax.get_legend().legend_handles}
+    assert colours == [legend["at risk"], legend["stalled"], legend["on track or progress unknown"]]
+    assert len(set(colours)) == 3
     texts = sorted(t.get_text() for t in ax.texts)
     assert texts[-1] == "progress unknown" and all(t.endswith("% uploaded") for t in texts[:-1])
 
@@ -420,7 +380,7 @@ def test_timeline_with_nothing_left_to_expire(ax):
 
 
 def test_timeline_rejects_bad_n(frame, ax):
-    with pytest.raises(InvalidArgumentError, match=r"`n` must be an integer >= 1, but 0 was passed"):
+    with pytest.raises(InvalidArgumentError, match=r"`n` must be an integer of at least 1, but 0 was passed"):
         plot_expiry_timeline(frame, n=0, ax=ax)
 
 
@@ -571,9 +531,9 @@ def test_public_functions_have_numpydoc_sections():
 def test_overview_of_a_frame_from_build_frame():
     """Once frame.py exists, the real frame plots too (skipped until then)."""
     frame_module = pytest.importorskip("tlanalytics.frame")
-    from tlanalytics._generate import LISTING_FIELDS, generate_uploads
+    from tlanalytics._generate import generate_uploads
 
-    items = [{k: s[k] for k in LISTING_FIELDS} for s in generate_uploads(200, seed=5, now=AS_OF)]
+    items = listing_items(generate_uploads(200, seed=5, now=AS_OF))
     df = frame_module.build_frame(items, as_of=AS_OF)
     fig = overview(df)
     assert len(fig.axes) == 5

@@ -9,7 +9,7 @@ import pytest
 
 import _browser
 from tlanalytics._units import format_bytes
-from tlanalytics._generate import LISTING_FIELDS
+from tlanalytics.schema import LISTING_FIELDS
 from tlanalytics.errors import InvalidArgumentError, MalformedItemWarning
 from tlanalytics.frame import build_frame, empty_frame, join_progress, recompute
 from tlanalytics.reporting import report, summarize

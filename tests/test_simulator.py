@@ -6,13 +6,16 @@ import json
 import math
 import socket
 import time
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
 import requests
 
 from tlanalytics import _generate
+from tlanalytics import simulator as simulator_module
 from tlanalytics.errors import InvalidArgumentError
+from tlanalytics.schema import LISTING_FIELDS
 from tlanalytics.simulator import FAULT_KINDS, Simulator, generate_uploads
 
 NOW = "2026-01-15T12:00:00Z"
@@ -72,12 +75,26 @@ def test_generated_sessions_are_consistent():
 
 
 def test_shipped_sample_is_reproducible_and_reanchored():
-    doc = json.loads(gzip.decompress(_generate._sample_bytes()))
+    doc = json.loads(gzip.decompress(_generate.sample_bytes()))
     assert doc["n"] == len(doc["sessions"]) >= 2000
     assert doc["sessions"] == generate_uploads(doc["n"], seed=doc["seed"], now=doc["generated_at"])
     shifted = _generate.load_sample(now=NOW)
     delta = _ts(NOW) - _ts(doc["generated_at"])
     assert _ts(shifted[5]["expires_at"]) - _ts(doc["sessions"][5]["expires_at"]) == delta
+
+
+def test_the_data_script_writes_the_shipped_sample_byte_for_byte(tmp_path):
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "data" / "write_sample.py"
+    spec = importlib.util.spec_from_file_location("write_sample", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shipped = _generate.sample_bytes()
+    moment = json.loads(gzip.decompress(shipped))["generated_at"]
+    assert module.write_sample(tmp_path / "sample.json.gz", now=moment).read_bytes() == shipped
+    other = module.write_sample(tmp_path / "other.json.gz", now="2030-01-01T00:00:00Z", n=5, seed=1)
+    assert json.loads(gzip.decompress(other.read_bytes()))["sessions"] == generate_uploads(5, seed=1, now="2030-01-01T00:00:00Z")
 
 
 def test_generate_rejects_bad_n():
@@ -106,7 +123,7 @@ def test_defaults_and_walk_covers_everything(sim):
         seen += [d["upload_id"] for d in get(sim, page=page, page_limit=50).json()["data"]]
     assert seen == [s["upload_id"] for s in sim.sessions()]
     item = get(sim, page_limit=1).json()["data"][0]
-    assert set(item) == set(_generate.LISTING_FIELDS)
+    assert set(item) == set(LISTING_FIELDS)
 
 
 def test_empty_account():
@@ -205,11 +222,17 @@ def test_injected_faults(sim):
     assert [f for *_, f in sim.request_log] == ["500", "429", "429-no-retry-after", "nonjson", "drop", "truncate", None]
 
 
-def test_slow_fault_and_latency():
+def test_slow_fault_and_latency(monkeypatch):
+    slept, real_sleep = [], time.sleep
+
+    def sleep(seconds):  # the simulator's own wait, recorded instead of timed
+        slept.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(simulator_module.time, "sleep", sleep)
     with Simulator(generate_uploads(5, seed=1), latency=0.2, slow_seconds=0.5) as sim:
-        t = time.perf_counter()
         assert get(sim).status_code == 200
-        assert time.perf_counter() - t >= 0.2
+        assert 0.2 in slept
         sim.inject("slow")
         with pytest.raises(requests.exceptions.ReadTimeout):
             requests.get(sim.base_url + LIST, headers={"x-api-key": sim.api_key}, timeout=(1, 0.4))

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tlanalytics import widgets
+from tlanalytics import plots, widgets
 from tlanalytics.client import UploadsClient, load_uploads
 from tlanalytics.errors import InvalidArgumentError
 from tlanalytics.export import read_csv
@@ -312,13 +312,13 @@ def test_a_filter_change_redraws_the_plot_on_view_and_the_others_when_shown(fram
 
 def test_empty_result_shows_no_uploads_instead_of_crashing(frame, monkeypatch):
     notes = []
-    real_save = widgets._save
+    real_png = plots.figure_png
 
-    def spy(fig, dpi):
+    def spy(fig, *, dpi):
         notes.append([t.get_text() for ax in fig.axes for t in ax.texts])
-        return real_save(fig, dpi)
+        return real_png(fig, dpi=dpi)
 
-    monkeypatch.setattr(widgets, "_save", spy)
+    monkeypatch.setattr(plots, "figure_png", spy)
     ex = Explorer(frame)
     notes.clear()
     ex._id.value = "no-such-upload"
@@ -444,7 +444,7 @@ def test_loader_error_on_refresh_shows_without_the_key(frame, caplog):
 
     from functools import partial
 
-    ex = Explorer(partial(loader, api_key=key))
+    ex = Explorer(partial(loader, api_key=key), secrets=[key])  # a key outside the environment is named
     ex._status.value = ("failed",)
     with caplog.at_level(logging.DEBUG, logger="tlanalytics.widgets"):
         ex._refresh.click()
@@ -454,6 +454,12 @@ def test_loader_error_on_refresh_shows_without_the_key(frame, caplog):
     assert not ex._refresh.disabled and ex._refresh.description == "Refresh"
     ex._refresh.click()  # a second error is added, not lost
     assert ex._error_html.value.count("refresh failed") == 2
+
+
+@pytest.mark.parametrize("secrets", ["tlk_one_key", [b"bytes"], None, 42])
+def test_secrets_must_be_a_sequence_of_strings(frame, secrets):
+    with pytest.raises(InvalidArgumentError, match="`secrets`"):
+        Explorer(frame, secrets=secrets)
 
 
 def test_loader_returning_something_else_is_reported(frame):

@@ -20,6 +20,7 @@ from itertools import repeat
 import numpy as np
 
 from . import _parse
+from .schema import LISTING_FIELDS
 
 ENABLED = True  # private switch (tests force either path)
 BLOCK_BYTES = 1 << 22  # raw bytes read per pyarrow call
@@ -45,7 +46,7 @@ def _arrow():
             ("chunk_size", pa.int64()), ("total_chunks", pa.int64()),
             ("created_at", pa.string()), ("expires_at", pa.string()),
         ])
-        assert tuple(f.name for f in item) == _parse.FIELDS  # StructType.names needs pyarrow >= 17
+        assert tuple(f.name for f in item) == LISTING_FIELDS  # StructType.names needs pyarrow >= 17
         parse = pj.ParseOptions(explicit_schema=pa.schema([("data", pa.list_(item))]),
                                 unexpected_field_behavior="infer")
         read = pj.ReadOptions(use_threads=False, block_size=BLOCK_BYTES + (1 << 20))
@@ -166,7 +167,7 @@ def _parse_block(block):
     if values.null_count:
         return segs  # an item that is null (the per-page path reports it)
     offsets = np.asarray(data.offsets)
-    fields = [values.field(k) for k in range(len(_parse.FIELDS))]
+    fields = [values.field(k) for k in range(len(LISTING_FIELDS))]
     valid = np.asarray(data.is_valid())
     for k, i in enumerate(where):
         if valid[k]:
@@ -276,7 +277,7 @@ def _typed_chunk(collector, segs):
     """
     pa, _, pc = _arrow()[:3]
     n = sum(stop - start for _, start, stop in segs)
-    cols = [_concat(segs, k) for k in range(len(_parse.FIELDS))]
+    cols = [_concat(segs, k) for k in range(len(LISTING_FIELDS))]
     uid, status = cols[0], cols[1]
     if uid.null_count or status.null_count:
         return None

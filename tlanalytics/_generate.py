@@ -25,20 +25,19 @@ CHUNK_SIZES = (5 * _MiB, 10 * _MiB, 25 * _MiB, 50 * _MiB, 100 * _MiB)
 SAMPLE_FILE = "sample_uploads.json.gz"
 SAMPLE_SEED = 2025
 SAMPLE_SIZE = 3000
-LISTING_FIELDS = ("upload_id", "status", "total_size", "chunk_size", "total_chunks", "created_at", "expires_at")
 
 
-def _rfc3339(dt):
+def rfc3339(dt):
     """Format an aware datetime as the API does: seconds, ``Z``."""
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _parse(ts):
-    """Parse the ``Z`` form written by :func:`_rfc3339`."""
+def parse_rfc3339(ts):
+    """Parse the ``Z`` form written by :func:`rfc3339`."""
     return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
-def _as_utc(now):
+def as_utc(now):
     """Now, or the given moment, as an aware UTC datetime at whole seconds."""
     if now is None:
         now = datetime.now(timezone.utc)
@@ -88,7 +87,7 @@ def uploaded_size(session):
     return total
 
 
-def _session(rng, now, upload_id=None, created=None):
+def make_session(rng, now, upload_id=None, created=None):
     """One session with listing fields and chunk progress."""
     size = int(min(_MAX_SIZE, max(_MIN_SIZE, rng.lognormvariate(math.log(150 * _MiB), 1.6))))
     if rng.random() < 0.03:  # a heavy tail of very large masters
@@ -123,11 +122,11 @@ def _session(rng, now, upload_id=None, created=None):
         "total_size": size,
         "chunk_size": chunk,
         "total_chunks": total_chunks,
-        "created_at": _rfc3339(created),
-        "expires_at": _rfc3339(expires),
+        "created_at": rfc3339(created),
+        "expires_at": rfc3339(expires),
         "chunks_completed": done,
         "chunks_failed": failed,
-        "updated_at": _rfc3339(max(created, updated)),
+        "updated_at": rfc3339(max(created, updated)),
     }
     rec["uploaded_size"] = uploaded_size(rec)
     return rec
@@ -177,9 +176,9 @@ def generate_uploads(n, *, seed=0, now=None):
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise InvalidArgumentError(f"The value for `n` must be a non-negative integer, but {n!r} was passed.")
-    now = _as_utc(now)
+    now = as_utc(now)
     rng = random.Random(seed)
-    sessions = [_session(rng, now) for _ in range(n)]
+    sessions = [make_session(rng, now) for _ in range(n)]
     sessions.sort(key=lambda s: (s["created_at"], s["upload_id"]), reverse=True)
     return sessions
 
@@ -191,12 +190,12 @@ def shift(sessions, delta):
         s = dict(s)
         for key in ("created_at", "expires_at", "updated_at"):
             if s.get(key):
-                s[key] = _rfc3339(_parse(s[key]) + delta)
+                s[key] = rfc3339(parse_rfc3339(s[key]) + delta)
         out.append(s)
     return out
 
 
-def _sample_bytes():
+def sample_bytes():
     """The sample file's bytes: from the installed package, else from a source checkout's ``data/``."""
     try:
         return resources.files("tlanalytics.data").joinpath(SAMPLE_FILE).read_bytes()
@@ -212,14 +211,5 @@ def load_sample(now=None):
     The file records the moment it was generated; every timestamp is shifted
     by the time since, so the demo always looks alive.
     """
-    doc = json.loads(gzip.decompress(_sample_bytes()))
-    return shift(doc["sessions"], _as_utc(now) - _parse(doc["generated_at"]))
-
-
-def write_sample(path, *, now=None, n=SAMPLE_SIZE, seed=SAMPLE_SEED):
-    """Write a sample file like the shipped one (how ``data/`` was made)."""
-    now = _as_utc(now)
-    doc = {"generated_at": _rfc3339(now), "seed": seed, "n": n, "sessions": generate_uploads(n, seed=seed, now=now)}
-    data = json.dumps(doc, separators=(",", ":")).encode()
-    with open(path, "wb") as fh:
-        fh.write(gzip.compress(data, mtime=0))
+    doc = json.loads(gzip.decompress(sample_bytes()))
+    return shift(doc["sessions"], as_utc(now) - parse_rfc3339(doc["generated_at"]))

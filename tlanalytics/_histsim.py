@@ -1,7 +1,7 @@
 """A simulated history: hourly snapshots of an account over days, for the demo.
 
 Sessions get their sizes, chunk sizes and lifetimes from the same model as
-the simulator (:func:`tlanalytics._generate._session`); this module adds a
+the simulator (:func:`tlanalytics._generate.make_session`); this module adds a
 clock: arrivals with a daily rhythm, upload progress, completions, failures,
 expiries and sessions that leave the listing unseen.
 """
@@ -13,18 +13,14 @@ import random
 import numpy as np
 import pandas as pd
 
-from ._generate import _as_utc, _parse, _session
+from ._generate import as_utc, make_session, parse_rfc3339
 from .errors import InvalidArgumentError
 from .schema import STATUSES
+from .validate import check_int
 
 __all__ = ["generate_history"]
 
 _H = 3_600_000_000_000  # one hour in ns
-
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidArgumentError(f"The value for `{name}` must be an integer >= {low}, but {value!r} was passed.")
 
 
 def generate_history(days=30, *, seed=0, now=None, per_day=300, release_day=None):
@@ -76,14 +72,14 @@ def generate_history(days=30, *, seed=0, now=None, per_day=300, release_day=None
     >>> len(h.attrs["snapshots"]), h["snapshot_at"].is_monotonic_increasing
     (49, True)
     """
-    _check_int("days", days, 1)
-    _check_int("per_day", per_day, 1)
+    check_int("days", days, 1)
+    check_int("per_day", per_day, 1)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise InvalidArgumentError(f"The value for `seed` must be an integer, but {seed!r} was passed.")
     if release_day is None:
         release_day = (2 * days) // 3
-    _check_int("release_day", release_day, 0)
-    end = pd.Timestamp(_as_utc(now)).floor("h")
+    check_int("release_day", release_day, 0)
+    end = pd.Timestamp(as_utc(now)).floor("h")
     start = end - pd.Timedelta(days=days)
     snaps = pd.date_range(start, end, freq="h").as_unit("ns").asi8  # ns, UTC
     rng = np.random.default_rng(seed)
@@ -97,10 +93,10 @@ def generate_history(days=30, *, seed=0, now=None, per_day=300, release_day=None
     size, chunk, expires = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
     for i in range(n):
         at = pd.Timestamp(int(created[i]), tz="UTC").floor("s").to_pydatetime()
-        s = _session(prng, at, created=at)
+        s = make_session(prng, at, created=at)
         size[i], chunk[i] = s["total_size"], s["chunk_size"]
         created[i] = pd.Timestamp(s["created_at"]).value
-        expires[i] = pd.Timestamp(_parse(s["expires_at"])).value
+        expires[i] = pd.Timestamp(parse_rfc3339(s["expires_at"])).value
     chunks = -(-size // chunk)
     after = created >= start.value + release_day * 24 * _H
     roll = rng.random(n)

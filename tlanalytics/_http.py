@@ -18,14 +18,14 @@ Three gates sit in front of every attempt, shared by all worker threads:
   failed page or a Ctrl+C stops the other workers' backoff waits and body
   reads instead of letting them finish their retries.
 
-Every body is streamed and read in pieces (:meth:`_Transport._read`): one
+Every body is streamed and read in pieces (:meth:`Transport._read`): one
 attempt has a wall-clock limit covering the whole body (a server trickling a
 byte at a time cannot hold it), and the body is capped at ``max_body`` bytes,
 raw and decoded (a small gzip bomb cannot fill memory). A loopback base URL
 never goes through a proxy from the environment.
 
 Transport exceptions become :mod:`tlanalytics.errors` classes in one place
-(:meth:`_Transport.get`), always ``raise ... from exc``. The key travels only
+(:meth:`Transport.get`), always ``raise ... from exc``. The key travels only
 in the ``x-api-key`` header of each request, never in a URL, message or log.
 """
 
@@ -74,6 +74,22 @@ _PIECE = 64 * 1024  # bytes asked of the socket per read; smaller reads return a
 _PACING_CREDIT = 0.05  # seconds of late starts that pacing may catch up (a burst of at most 5% of the rate)
 
 
+def _wait_turn(cond, cancel, seconds_to_wait):
+    """Wait on ``cond`` (held) until ``seconds_to_wait(now)`` is <= 0 and return that ``now``.
+
+    Waits at most 0.5 s at a time, so a set ``cancel`` ends the wait
+    (raising _Cancelled) within half a second.
+    """
+    while True:
+        if cancel.is_set():
+            raise _Cancelled
+        now = time.monotonic()
+        wait = seconds_to_wait(now)
+        if wait <= 0:
+            return now
+        cond.wait(min(wait, 0.5))
+
+
 class _Concurrency:
     """The adaptive window (:class:`tlanalytics._window.Window`) on requests in flight, with its clock and lock.
 
@@ -94,25 +110,21 @@ class _Concurrency:
     def acquire(self, cancel):
         """Wait for room; returns the token to pass to :meth:`release`."""
         with self._cond:
-            while True:
-                if cancel.is_set():
-                    raise _Cancelled
-                now = time.monotonic()
-                wait = self._pause_until - now
-                if wait <= 0:
-                    if self.in_flight >= self.window.allowed:
-                        wait = 0.5  # until a release notifies
-                    else:
-                        rate = self.window.rate(now)
-                        wait = self._next_start - now if rate else 0.0
-                        if wait <= 0:
-                            break
-                self._cond.wait(min(wait, 0.5))
+            now = _wait_turn(self._cond, cancel, self._seconds_to_start)
+            rate = self.window.rate(now)
             if rate:  # a thread that woke late may catch up a little, so the rate is kept on a busy client
                 self._next_start = max(self._next_start, now - _PACING_CREDIT) + 1.0 / rate
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             return self.window.epoch
+
+    def _seconds_to_start(self, now):
+        """How long a request must still wait at ``now`` (a pause, a full window, the pacing); <= 0 to start."""
+        if now < self._pause_until:
+            return self._pause_until - now
+        if self.in_flight >= self.window.allowed:
+            return 0.5  # until a release notifies
+        return self._next_start - now if self.window.rate(now) else 0.0
 
     def release(self, epoch, *, throttled, ok, latency=None, server_error=False):
         """Feed one response (or failure) of a request sent with token ``epoch``."""
@@ -151,21 +163,20 @@ class _RateLimit:
         self._cond = threading.Condition()
 
     def acquire(self, cancel):
+        """Wait until one more request fits the rate (raises _Cancelled once ``cancel`` is set)."""
         with self._cond:
-            while True:
-                if cancel.is_set():
-                    raise _Cancelled
-                now = time.monotonic()
-                while self._sent and now - self._sent[0] >= 1.0:
-                    self._sent.popleft()
-                wait = self._last + self._interval - now
-                if len(self._sent) >= self._cap:
-                    wait = max(wait, self._sent[0] + 1.0 - now)
-                if wait <= 0:
-                    self._sent.append(now)
-                    self._last = now
-                    return
-                self._cond.wait(wait)
+            now = _wait_turn(self._cond, cancel, self._seconds_to_start)
+            self._sent.append(now)
+            self._last = now
+
+    def _seconds_to_start(self, now):
+        """How long the next request must still wait at ``now``; <= 0 to start."""
+        while self._sent and now - self._sent[0] >= 1.0:
+            self._sent.popleft()
+        wait = self._last + self._interval - now
+        if len(self._sent) >= self._cap:
+            wait = max(wait, self._sent[0] + 1.0 - now)
+        return wait
 
 
 class Op:
@@ -222,7 +233,7 @@ def _error_fields(body, key):
             redact(str(message)[:500], key) if message is not None else None)
 
 
-class _Transport:
+class Transport:
     """One pooled session, the gates, and the retry loop; shared by all threads of a client."""
 
     def __init__(self, *, key, session, timeout, max_retries, backoff, backoff_max, max_retry_after, max_workers,

@@ -19,6 +19,7 @@ from itertools import repeat
 import numpy as np
 
 from .errors import MalformedItemWarning, ResponseFormatError
+from .schema import LISTING_FIELDS
 
 NAT = np.iinfo(np.int64).min
 _TS_MIN = -9223372036854775807  # pd.Timestamp.min.value
@@ -415,8 +416,7 @@ def as_dicts(items, problems, rows, what):
 
 # --- listing items to typed columns -------------------------------------
 
-FIELDS = ("upload_id", "status", "total_size", "chunk_size", "total_chunks", "created_at", "expires_at")
-_FIELD_SET = frozenset(FIELDS)
+_FIELD_SET = frozenset(LISTING_FIELDS)
 _INTS = (("total_size", 0), ("chunk_size", 1), ("total_chunks", 0))
 CHUNK_ROWS = 16384  # big enough to amortise numpy's per-call cost, small next to the result
 
@@ -432,12 +432,12 @@ class ListingCollector:
         self.problems = Problems(strict)
         self.arrow = arrow  # upload_id as pyarrow chunks (pandas' string dtype is pyarrow-backed)
         self.codes = StatusCodes(statuses)
-        self.parts = {f: [] for f in FIELDS}
+        self.parts = {f: [] for f in LISTING_FIELDS}
         self.masks = {f: [] for f, _ in _INTS}
         self.extras = {}  # name -> {chunk number: object array}
         self.sizes = []  # rows per chunk
         self.n = 0  # rows converted
-        self._cols = [[] for _ in FIELDS]  # values of the chunk being filled
+        self._cols = [[] for _ in LISTING_FIELDS]  # values of the chunk being filled
         self._extra = {}  # name -> [(row in chunk, values)]
 
     def add(self, items):
@@ -449,13 +449,13 @@ class ListingCollector:
         cols = self._cols
         start = len(cols[0])
         try:
-            for col, key in zip(cols, FIELDS):
+            for col, key in zip(cols, LISTING_FIELDS):
                 col.extend(map(_get, items, repeat(key)))
         except TypeError:  # an item is not a dict
             for col in cols:
                 del col[start:]
             items = as_dicts(items, self.problems, range(self.n + start, self.n + start + len(items)), "item")
-            for col, key in zip(cols, FIELDS):
+            for col, key in zip(cols, LISTING_FIELDS):
                 col.extend(map(_get, items, repeat(key)))
         if not _FIELD_SET.issuperset(set().union(*items)):
             for key in dict.fromkeys(k for it in items for k in it if k not in _FIELD_SET):
@@ -465,10 +465,10 @@ class ListingCollector:
 
     def flush(self):
         """Type the values of the chunk being filled."""
-        raw = dict(zip(FIELDS, self._cols))
+        raw = dict(zip(LISTING_FIELDS, self._cols))
         size = len(self._cols[0])
         rows, extra = range(self.n, self.n + size), self._extra
-        self._cols, self._extra = [[] for _ in FIELDS], {}
+        self._cols, self._extra = [[] for _ in LISTING_FIELDS], {}
         if not size:
             return
         uids = raw["upload_id"]
@@ -501,7 +501,7 @@ class ListingCollector:
         assert not self._cols[0] and not self._extra
         if not size:
             return
-        for f in FIELDS:
+        for f in LISTING_FIELDS:
             self.parts[f].append(parts[f])
         for f, _ in _INTS:
             self.masks[f].append(None)

@@ -34,6 +34,16 @@ def _is_missing(value):
         return False
 
 
+def _sign_and_size(value, to_float):
+    """``(sign, magnitude)`` of ``to_float(value)`` (sign ``"-"`` or ``""``), or None when missing or not finite."""
+    if _is_missing(value):
+        return None
+    number = to_float(value)
+    if not math.isfinite(number):
+        return None
+    return ("-" if number < 0 else ""), abs(number)
+
+
 def format_bytes(n, *, precision=1):
     """Format a number of bytes in binary units: ``"1023 B"``, ``"1.5 GiB"``.
 
@@ -57,13 +67,10 @@ def format_bytes(n, *, precision=1):
     >>> format_bytes(None)
     'n/a'
     """
-    if _is_missing(n):
+    parts = _sign_and_size(n, float)
+    if parts is None:
         return NA_TEXT
-    value = float(n)
-    if not math.isfinite(value):
-        return NA_TEXT
-    sign = "-" if value < 0 else ""
-    value = abs(value)
+    sign, value = parts
     if round(value) < 1024:
         return f"{sign}{round(value)} B"
     for power, unit in enumerate(BYTE_UNITS[1:], start=1):
@@ -114,13 +121,10 @@ def format_duration(td):
     >>> format_duration(pd.NaT)
     'n/a'
     """
-    if _is_missing(td):
+    parts = _sign_and_size(td, _to_seconds)
+    if parts is None:
         return NA_TEXT
-    seconds = _to_seconds(td)
-    if not math.isfinite(seconds):
-        return NA_TEXT
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
+    sign, seconds = parts
     # Pick the largest unit the duration reaches once rounded to what the next
     # smaller level would show (so 59.6 s is "1 min" but 23 h 40 min stays).
     units = _DURATION_UNITS

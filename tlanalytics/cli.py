@@ -25,24 +25,12 @@ status is failed; ``--max-stuck-bytes`` sums the ``total_size`` of stuck
 sessions: open sessions that are stalled or at risk when progress is known
 (``--with-progress``), else open sessions expiring within ``--within`` hours.
 
-Exit codes:
-
-- 0: success (check: every threshold held);
-- 1: check: a threshold was crossed;
-- 2: usage error (unknown option, bad value);
-- 3: configuration error: no API key, an unusable or insecure base URL, a
-  missing optional dependency (pyarrow), a port already in use;
-- 4: API error: the key was rejected, or 429s, 5xx, timeouts or malformed
-  responses kept coming after every retry;
-- 5: file error: an output could not be written;
-- 70: internal error (a bug: run again with ``--debug`` and report the traceback);
-- 130: interrupted by Ctrl+C (SIGINT); 143: stopped by SIGTERM (``simulate``
-  exits 0 when stopped either way). Requests in flight are abandoned, not
-  awaited, and no partial output file is left behind;
-- 141: stdout was closed early (e.g. piped into ``head``); nothing is printed.
+Exit codes: :data:`EXIT_CODES` (also in ``--help`` and the README, which a
+test compares with it). Requests in flight at Ctrl+C or SIGTERM are abandoned,
+not awaited.
 
 A closed stderr changes nothing but what is shown: the exit code stays the
-one above. A traceback is only ever printed with ``--debug``.
+one in the table. A traceback is only ever printed with ``--debug``.
 """
 
 from __future__ import annotations
@@ -63,10 +51,24 @@ from pathlib import Path
 from . import __version__
 from .keys import key_from_env, redact
 
-__all__ = ["main"]
+__all__ = ["main", "EXIT_CODES", "exit_code_table_markdown"]
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_API, EXIT_FILE = 0, 1, 2, 3, 4, 5
 EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED = 70, 130, 141, 143
+#: What each exit code means: the one table behind ``--help`` and the README's table.
+EXIT_CODES = {
+    EXIT_OK: "success (`check`: every threshold held)",
+    EXIT_CHECK_FAILED: "`check`: a threshold was crossed",
+    EXIT_USAGE: "usage error",
+    EXIT_CONFIG: "configuration error (no API key, bad or insecure base URL, missing pyarrow or voila, port in use)",
+    EXIT_API: "API error (key rejected; rate limits, server errors or timeouts after every retry)",
+    EXIT_FILE: "file error (an output could not be written; `history`: no snapshots, or a damaged snapshot file)",
+    EXIT_INTERNAL: "internal error (run again with `--debug` and report the traceback)",
+    EXIT_INTERRUPTED: "interrupted by Ctrl+C (`simulate` and `dashboard` exit 0 when stopped with Ctrl+C); "
+                      "no partial output file is left",
+    EXIT_BROKEN_PIPE: "stdout closed early (e.g. piped into `head`)",
+    EXIT_TERMINATED: "stopped by SIGTERM (e.g. `timeout 60 tlanalytics check`); no partial output file is left",
+}
 _FORMATS = (".csv", ".parquet", ".jsonl")
 _EPILOG = """\
 The API key is read from TWELVELABS_API_KEY (or TWELVE_LABS_API_KEY) only;
@@ -74,17 +76,27 @@ the base URL from --base-url, else TWELVELABS_BASE_URL, else the public API.
 Try any command with --demo to use built-in sample data.
 
 exit codes:
-  0    success (check: every threshold held)
-  1    check: a threshold was crossed
-  2    usage error
-  3    configuration error (no API key, bad or insecure base URL, missing pyarrow or voila, port in use)
-  4    API error (key rejected, rate limits / server errors / timeouts after every retry)
-  5    file error (an output could not be written)
-  70   internal error (run again with --debug and report the traceback)
-  130  interrupted by Ctrl+C (simulate and dashboard exit 0 when stopped with Ctrl+C)
-  141  stdout closed early (e.g. piped into head)
-  143  stopped by SIGTERM (e.g. `timeout 60 tlanalytics check`)
-"""
+""" + "".join(f"  {code:<4} {meaning.replace('`', '')}\n" for code, meaning in EXIT_CODES.items())
+
+
+def exit_code_table_markdown():
+    """The README's exit-code table, as Markdown, generated from :data:`EXIT_CODES`.
+
+    Returns
+    -------
+    str
+        One row per exit code, with its meaning.
+
+    Examples
+    --------
+    >>> print(exit_code_table_markdown().splitlines()[2])
+    | 0 | success (`check`: every threshold held) |
+    """
+    from .schema import markdown_table
+
+    return markdown_table(["code", "meaning"], EXIT_CODES.items())
+
+
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
           "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
@@ -99,37 +111,22 @@ class _Failure(Exception):
 
 # --- argument types ---------------------------------------------------------------
 
-def _positive_int(text):
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, but {text!r} was given")
-    return value
+def _number(convert, accepts, wanted):
+    """An argparse type: ``convert(text)`` when that works and ``accepts`` it, else "must be ``wanted``"."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, but {text!r} was given")
+        return value
+    return parse
 
 
-def _count(text):
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, but {text!r} was given")
-    return value
-
-
-def _hours(text):
-    """argparse type: a positive number of hours."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1e6:
-        raise argparse.ArgumentTypeError(f"must be a positive number of hours, but {text!r} was given")
-    return value
+_positive_int = _number(int, lambda value: value >= 1, "a positive integer")
+_count = _number(int, lambda value: value >= 0, "an integer >= 0")
+_hours = _number(float, lambda value: 0 < value < 1e6, "a positive number of hours")
 
 
 def _bytes(text):
@@ -484,9 +481,9 @@ def _fetch(args):
         raise _Failure(f"--excel writes CSV only, but -o {args.output} is not a .csv file", EXIT_USAGE)
     _check_output(args.output)
     if args.output.suffix.lower() == ".parquet":
-        from .export import _pyarrow
+        from .export import require_pyarrow
 
-        _pyarrow()  # fail before loading anything
+        require_pyarrow()  # fail before loading anything
     df = _load(args)
     from .export import write_frame
 
@@ -511,7 +508,8 @@ def _jsonable(value):
 
 def _summary(args):
     """``summary``: the key figures as a table (or JSON) on stdout."""
-    from .reporting import clean_url, source_text, summarize, summary_rows
+    from .metrics import summarize
+    from .reporting import clean_url, source_text, summary_rows
 
     df = _load(args)
     s = summarize(df)
@@ -530,7 +528,8 @@ def _summary(args):
 def _report(args):
     """``report``: report.html, overview.png and uploads.csv (+ sidecar) in ``-o DIR``."""
     from .export import to_csv
-    from .reporting import headline, overview_png, report, summarize
+    from .metrics import summarize
+    from .reporting import headline, overview_png, report
 
     _check_output(args.output, folder=True)
     df = _load(args, progress=not args.listing_only)
@@ -749,7 +748,7 @@ def main(argv=None):
     Returns
     -------
     int
-        The exit code (see the module docstring).
+        The exit code (see :data:`EXIT_CODES`).
 
     Examples
     --------

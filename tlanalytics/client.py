@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 
 from . import frame as _frame
 from . import paging
-from ._http import DEFAULT_MAX_BODY, Op, _Transport
+from ._http import DEFAULT_MAX_BODY, Op, Transport
 from ._pool import Pool
 from ._urls import check_base_url, is_loopback
 from .errors import (ConfigurationError, InconsistentListingWarning, InvalidArgumentError, MalformedItemWarning,
@@ -199,7 +199,7 @@ class UploadsClient:
             adapter = HTTPAdapter(pool_connections=2, pool_maxsize=self.max_workers)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
-        self._transport = _Transport(
+        self._transport = Transport(
             key=key, session=session, timeout=check_timeout(timeout),
             max_retries=check_int("max_retries", max_retries, 0),
             backoff=check_number("backoff", backoff, positive=False),
@@ -791,6 +791,7 @@ def add_progress(df, client=None, *, only=None, **options):
     Returns
     -------
     pandas.DataFrame
+        ``df`` with the progress columns and the ``progress_*`` attrs.
 
     Raises
     ------
@@ -822,6 +823,7 @@ def load_chunks(upload_id, client=None, **options):
     Returns
     -------
     pandas.DataFrame
+        One row per chunk, ordered by ``index``.
 
     Raises
     ------

@@ -48,7 +48,7 @@ import pandas as pd
 from . import schema
 from .errors import ConfigurationError, FileFormatError, FileFormatWarning, InvalidArgumentError
 
-__all__ = ["to_csv", "read_csv", "to_parquet", "read_parquet", "to_jsonl", "write_frame", "SIDECAR_SUFFIX"]
+__all__ = ["to_csv", "read_csv", "to_parquet", "read_parquet", "to_jsonl", "write_frame", "require_pyarrow", "SIDECAR_SUFFIX"]
 
 #: Appended to a CSV file's name to name its sidecar.
 SIDECAR_SUFFIX = ".meta.json"
@@ -403,15 +403,17 @@ def read_csv(path):
     Parameters
     ----------
     path : str or os.PathLike
+        The CSV file; its sidecar, when there is one, is read from beside it.
 
     Returns
     -------
     pandas.DataFrame
+        The sessions, with dtypes and attrs restored from the sidecar.
 
     Raises
     ------
     FileNotFoundError
-        The file does not exist.
+        The CSV file does not exist.
     tlanalytics.errors.FileFormatError
         The file is truncated (no final line break, short rows, fewer rows
         than recorded), has none of the expected columns, a cell that does not
@@ -476,8 +478,25 @@ def _as_text(series, convert=lambda v: v):
     return pd.Series([None if m else convert(v) for v, m in values], index=series.index, dtype=object)
 
 
-def _pyarrow():
-    """Import pyarrow and pyarrow.parquet, or raise ConfigurationError."""
+def require_pyarrow():
+    """Import pyarrow and pyarrow.parquet, or raise ConfigurationError (Parquet needs them).
+
+    The CLI calls it before loading anything, so ``-o x.parquet`` fails fast.
+
+    Returns
+    -------
+    tuple of module
+        ``(pyarrow, pyarrow.parquet)``.
+
+    Raises
+    ------
+    tlanalytics.errors.ConfigurationError
+        pyarrow cannot be imported.
+
+    Examples
+    --------
+    >>> pa, pq = require_pyarrow()  # doctest: +SKIP
+    """
     try:
         import pyarrow
         import pyarrow.parquet
@@ -494,11 +513,14 @@ def to_parquet(df, path):
     Parameters
     ----------
     df : pandas.DataFrame
+        The frame, with unique string column names.
     path : str or os.PathLike
+        The Parquet file to write (replaced if it exists).
 
     Returns
     -------
     pathlib.Path
+        ``path``, as written.
 
     Raises
     ------
@@ -512,7 +534,7 @@ def to_parquet(df, path):
     >>> to_parquet(df, pathlib.Path(tempfile.mkdtemp()) / "uploads.parquet").name
     'uploads.parquet'
     """
-    pa, pq = _pyarrow()
+    pa, pq = require_pyarrow()
     specs = _check_frame(df)
     text = {"object": str, "json": json.dumps}  # stored as text, like in CSV
     plain = pd.DataFrame({s["name"]: _as_text(df[s["name"]], text[s["kind"]]) if s["kind"] in text else df[s["name"]]
@@ -535,15 +557,17 @@ def read_parquet(path):
     Parameters
     ----------
     path : str or os.PathLike
+        The Parquet file.
 
     Returns
     -------
     pandas.DataFrame
+        The sessions, with dtypes and attrs from the file's metadata.
 
     Raises
     ------
     FileNotFoundError
-        The file does not exist.
+        The Parquet file does not exist.
     tlanalytics.errors.ConfigurationError
         pyarrow is not installed.
     tlanalytics.errors.FileFormatError
@@ -558,7 +582,7 @@ def read_parquet(path):
     >>> back.equals(df), back.attrs
     (True, {'pages': 2})
     """
-    pa, pq = _pyarrow()
+    pa, pq = require_pyarrow()
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No such file: {path}")
@@ -614,11 +638,14 @@ def to_jsonl(df, path):
     Parameters
     ----------
     df : pandas.DataFrame
+        The frame, with unique string column names.
     path : str or os.PathLike
+        The JSON Lines file to write (replaced if it exists).
 
     Returns
     -------
     pathlib.Path
+        ``path``, as written.
 
     Examples
     --------

@@ -30,7 +30,7 @@ import pandas as pd
 from . import _fastparse, _parse
 from ._parse import NAT
 from .errors import InvalidArgumentError, ResponseFormatError
-from .schema import SIZE_BUCKET_EDGES, STATUSES, TERMINAL_STATUSES, columns, dtype_of
+from .schema import RISK_WINDOW, SIZE_BUCKET_EDGES, STALL_AFTER, STATUSES, TERMINAL_STATUSES, columns, dtype_of
 from .validate import as_of as _as_of, duration as _delta
 
 __all__ = ["build_frame", "frame_from_pages", "empty_frame", "recompute", "join_progress", "chunks_frame",
@@ -151,7 +151,7 @@ def empty_frame(progress=False):
     return pd.DataFrame({n: pd.Series([], dtype=dtype_of(n)) for n in names})
 
 
-def recompute(df, as_of=None, *, stall_after=pd.Timedelta("1h"), risk_window=pd.Timedelta("2h")):
+def recompute(df, as_of=None, *, stall_after=STALL_AFTER, risk_window=RISK_WINDOW):
     """A new DataFrame with the derived (and progress-derived) columns computed for another moment.
 
     Parameters
@@ -161,9 +161,9 @@ def recompute(df, as_of=None, *, stall_after=pd.Timedelta("1h"), risk_window=pd.
         :func:`join_progress` or a file written from one).
     as_of : pandas.Timestamp, datetime or str, optional
         The new moment; naive values are taken as UTC. None means now.
-    stall_after : pandas.Timedelta, default 1 h
+    stall_after : pandas.Timedelta, default :data:`tlanalytics.schema.STALL_AFTER` (1 h)
         Idle time after which an unfinished session counts as ``stalled``.
-    risk_window : pandas.Timedelta, default 2 h
+    risk_window : pandas.Timedelta, default :data:`tlanalytics.schema.RISK_WINDOW` (2 h)
         A session where nothing moves is ``at_risk`` with less life than this left.
 
     Returns
@@ -191,7 +191,7 @@ def recompute(df, as_of=None, *, stall_after=pd.Timedelta("1h"), risk_window=pd.
 
 
 def join_progress(df, statuses, *, as_of=None, strict=False,
-                  stall_after=pd.Timedelta("1h"), risk_window=pd.Timedelta("2h")):
+                  stall_after=STALL_AFTER, risk_window=RISK_WINDOW):
     """Add the progress columns from status endpoint bodies.
 
     Parameters

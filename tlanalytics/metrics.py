@@ -20,6 +20,7 @@ Counting rules, in one place:
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
@@ -27,10 +28,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._units import plural
+from ._units import format_duration, plural
 from .errors import InvalidArgumentError
-from .schema import STATUSES, TERMINAL_STATUSES
-from .validate import as_of as sanitize_as_of
+from .schema import RISK_WINDOW, STALL_AFTER, STATUSES, TERMINAL_STATUSES, markdown_table
+from .validate import as_of as sanitize_as_of, check_frame
 
 __all__ = [
     "TERMINAL_STATUSES", "EXPIRY_WINDOWS", "URGENT_WINDOW", "PROGRESS_COLUMNS", "GLOSSARY", "Term", "Summary", "CheckResult",
@@ -73,9 +74,10 @@ GLOSSARY: tuple[Term, ...] = (
                                     "(1, 6 and 24 h; each window includes the shorter ones)."),
     Term("bytes held", "File size (total_size) of the open sessions: what is lost if they expire."),
     Term("bytes still to upload", "File size minus bytes uploaded, over open sessions whose progress is known."),
-    Term("stalled", "Open, unfinished, and no upload activity for longer than the stall threshold (1 h)."),
-    Term("at risk", "Open, unfinished, and either at its current rate it finishes after it expires, or nothing "
-                    "has moved and less than the risk window (2 h) of life is left."),
+    Term("stalled", f"Open, unfinished, and no upload activity for longer than the stall threshold "
+                    f"({format_duration(STALL_AFTER)})."),
+    Term("at risk", f"Open, unfinished, and either at its current rate it finishes after it expires, or nothing "
+                    f"has moved and less than the risk window ({format_duration(RISK_WINDOW)}) of life is left."),
     Term("needs attention", "Open sessions that are at risk, stalled, or expiring within 1 hour."),
     Term("bytes at stake", "File size of the sessions that need attention."),
     Term("has progress", "The frame has the progress columns (uploaded_size, progress, stalled, at_risk). A "
@@ -89,14 +91,38 @@ GLOSSARY: tuple[Term, ...] = (
 
 # --- masks ---------------------------------------------------------------------------
 
-def _check_frame(df, needed=_NEEDED):
-    """Raise InvalidArgumentError unless ``df`` is a DataFrame with the ``needed`` columns."""
-    if not isinstance(df, pd.DataFrame):
-        raise InvalidArgumentError(f"The value for `df` must be a pandas DataFrame, but {type(df).__name__} was passed.")
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        raise InvalidArgumentError(f"The columns {missing} are missing; load the frame with `load_uploads(...)` "
-                                   f"or `build_frame(...)`, which give every listing and derived column.")
+_FRAME_SECTIONS = """
+
+Parameters
+----------
+df : pandas.DataFrame
+    An uploads frame (from :func:`~tlanalytics.load_uploads` or :func:`~tlanalytics.build_frame`).
+
+Returns
+-------
+{returns}
+
+Examples
+--------
+{example}"""
+#: The Returns section of every mask.
+_MASK = "pandas.Series of bool\n    One value per row, on ``df``'s index."
+
+
+def _of_frame(returns, example):
+    """Give a function of one uploads frame ``df`` its numpydoc sections (one text for ``df`` in every such function).
+
+    ``example``'s first line is a doctest call (skipped: it needs a frame); any
+    further lines are its output.
+    """
+    first, *output = example.split("\n")
+    example = "\n".join([f">>> {first}  # doctest: +SKIP", *output])
+
+    def decorate(func):
+        if func.__doc__ is not None:  # None under python -OO
+            func.__doc__ = inspect.cleandoc(func.__doc__) + _FRAME_SECTIONS.format(returns=returns, example=example)
+        return func
+    return decorate
 
 
 def _flags(series):
@@ -109,113 +135,40 @@ def _sum(series):
     return sum(map(int, series.dropna())) if len(series) else 0
 
 
+@_of_frame("pandas.Series", "status_values(df).value_counts()")
 def status_values(df):
-    """The ``status`` column as object strings; a missing status becomes None.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        An uploads frame.
-
-    Returns
-    -------
-    pandas.Series
-
-    Examples
-    --------
-    >>> status_values(df).value_counts()  # doctest: +SKIP
-    """
+    """The ``status`` column as object strings; a missing status becomes None."""
     status = df["status"].astype("object")
     return status.where(status.notna(), None)
 
 
+@_of_frame(_MASK, "int(past_expiry_mask(df).sum())")
 def past_expiry_mask(df):
-    """Sessions past ``expires_at`` (``is_expired`` True), whatever their status.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(past_expiry_mask(df).sum())  # doctest: +SKIP
-    """
+    """Sessions past ``expires_at`` (``is_expired`` True), whatever their status."""
     return _flags(df["is_expired"])
 
 
+@_of_frame(_MASK, "df[open_mask(df)]")
 def open_mask(df):
-    """Open sessions: status not terminal (unknown and missing count as not terminal) and not past expiry.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> df[open_mask(df)]  # doctest: +SKIP
-    """
+    """Open sessions: status not terminal (unknown and missing count as not terminal) and not past expiry."""
     return ~status_values(df).isin(TERMINAL_STATUSES) & ~past_expiry_mask(df)
 
 
+@_of_frame(_MASK, "int(active_past_expiry_mask(df).sum())")
 def active_past_expiry_mask(df):
-    """Sessions whose status is not terminal although they are past expiry (not open, not ``expired``).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(active_past_expiry_mask(df).sum())  # doctest: +SKIP
-    """
+    """Sessions whose status is not terminal although they are past expiry (not open, not ``expired``)."""
     return ~status_values(df).isin(TERMINAL_STATUSES) & past_expiry_mask(df)
 
 
+@_of_frame(_MASK, "df[failed_mask(df)]")
 def failed_mask(df):
-    """Sessions whose status is ``failed``.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> df[failed_mask(df)]  # doctest: +SKIP
-    """
+    """Sessions whose status is ``failed``."""
     return status_values(df) == "failed"
 
 
+@_of_frame(_MASK, "int(completed_mask(df).sum())")
 def completed_mask(df):
-    """Sessions whose status is ``completed``.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(completed_mask(df).sum())  # doctest: +SKIP
-    """
+    """Sessions whose status is ``completed``."""
     return status_values(df) == "completed"
 
 
@@ -259,43 +212,18 @@ def expiring_mask(df, within):
     return open_mask(df) & pd.Series(inside, index=df.index)
 
 
+@_of_frame(_MASK, "int(inconsistent_chunks_mask(df).sum())")
 def inconsistent_chunks_mask(df):
-    """Sessions whose ``chunks_consistent`` is False (unknown counts as consistent).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(inconsistent_chunks_mask(df).sum())  # doctest: +SKIP
-    """
+    """Sessions whose ``chunks_consistent`` is False (unknown counts as consistent)."""
     if "chunks_consistent" not in df.columns:
         return pd.Series(False, index=df.index)
     flag = df["chunks_consistent"]
     return ~_flags(flag) & pd.Series(flag.notna().to_numpy(), index=df.index)
 
 
+@_of_frame("bool", "has_progress(add_progress(df))\nTrue")
 def has_progress(df):
-    """True when the frame has the progress columns (see :data:`PROGRESS_COLUMNS`; ``vanished`` is optional).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> has_progress(add_progress(df))  # doctest: +SKIP
-    True
-    """
+    """True when the frame has the progress columns (see :data:`PROGRESS_COLUMNS`; ``vanished`` is optional)."""
     return set(PROGRESS_COLUMNS) <= set(df.columns)
 
 
@@ -306,77 +234,31 @@ def _progress_flag(df, name):
     return _flags(df[name])
 
 
+@_of_frame(_MASK, "int(progress_known_mask(df).sum())")
 def progress_known_mask(df):
-    """Sessions whose progress is known (``uploaded_size`` not null); all False without progress columns.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(progress_known_mask(df).sum())  # doctest: +SKIP
-    """
+    """Sessions whose progress is known (``uploaded_size`` not null); all False without progress columns."""
     if not has_progress(df):
         return pd.Series(False, index=df.index)
     return df["uploaded_size"].notna() & df["total_size"].notna()
 
 
-def stalled_mask(df):
-    """Open sessions flagged ``stalled`` (all False without progress columns).
+def _flagged_mask(flag):
+    """The mask function of open sessions whose progress column ``flag`` is True (all False without progress columns)."""
+    def mask(df):
+        return open_mask(df) & _progress_flag(df, flag)
 
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(stalled_mask(df).sum())  # doctest: +SKIP
-    """
-    return open_mask(df) & _progress_flag(df, "stalled")
+    mask.__name__ = mask.__qualname__ = f"{flag}_mask"
+    mask.__doc__ = f"Open sessions flagged ``{flag}`` (all False without progress columns)."
+    return _of_frame(_MASK, f"int({flag}_mask(df).sum())")(mask)
 
 
-def at_risk_mask(df):
-    """Open sessions flagged ``at_risk`` (all False without progress columns).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> int(at_risk_mask(df).sum())  # doctest: +SKIP
-    """
-    return open_mask(df) & _progress_flag(df, "at_risk")
+stalled_mask = _flagged_mask("stalled")
+at_risk_mask = _flagged_mask("at_risk")
 
 
+@_of_frame(_MASK, "df[attention_mask(df)]")
 def attention_mask(df):
-    """Open sessions that need attention now: at risk, stalled or expiring within 1 hour.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of bool
-
-    Examples
-    --------
-    >>> df[attention_mask(df)]  # doctest: +SKIP
-    """
+    """Open sessions that need attention now: at risk, stalled or expiring within 1 hour."""
     return at_risk_mask(df) | stalled_mask(df) | expiring_mask(df, URGENT_WINDOW)
 
 
@@ -402,45 +284,21 @@ def stuck_mask(df, within=1.0):
     return expiring_mask(df, within)
 
 
+@_of_frame("pandas.Series of Int64", "bytes_to_upload(df).sum()")
 def bytes_to_upload(df):
-    """Bytes still to upload per session (``total_size - uploaded_size``, at least 0); null when unknown.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of Int64
-
-    Examples
-    --------
-    >>> bytes_to_upload(df).sum()  # doctest: +SKIP
-    """
+    """Bytes still to upload per session (``total_size - uploaded_size``, at least 0); null when unknown."""
     if not has_progress(df):
         return pd.Series(pd.NA, index=df.index, dtype="Int64")
     left = df["total_size"].astype("Int64") - df["uploaded_size"].astype("Int64")
     return left.clip(lower=0)
 
 
+@_of_frame("pandas.Series of float64", "required_rate(df[open_mask(df)])")
 def required_rate(df):
     """The upload rate (bytes per second) that finishes each session before it expires; null when unknown.
 
     Bytes still to upload divided by ``time_to_expiry``; NaN when either is
-    unknown or the session is past expiry.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.Series of float64
-
-    Examples
-    --------
-    >>> required_rate(df[open_mask(df)])  # doctest: +SKIP
-    """
+    unknown or the session is past expiry."""
     left = bytes_to_upload(df).to_numpy(dtype="float64", na_value=np.nan)
     seconds = df["time_to_expiry"].dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
     with np.errstate(all="ignore"):
@@ -450,22 +308,9 @@ def required_rate(df):
 
 # --- tables ----------------------------------------------------------------------------
 
+@_of_frame("pandas.DataFrame\n    Index: status; columns ``sessions`` and ``bytes`` (int).", 'status_table(df).loc["failed", "sessions"]')
 def status_table(df):
-    """Sessions and bytes per reported status: documented statuses first, then others, then ``"missing"``.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index: status; columns ``sessions`` and ``bytes`` (int).
-
-    Examples
-    --------
-    >>> status_table(df).loc["failed", "sessions"]  # doctest: +SKIP
-    """
+    """Sessions and bytes per reported status: documented statuses first, then others, then ``"missing"``."""
     status = status_values(df).fillna("missing")
     extra = sorted({s for s in status if s not in STATUSES and s != "missing"})
     names = list(STATUSES) + extra + (["missing"] if (status == "missing").any() else [])
@@ -473,23 +318,10 @@ def status_table(df):
     return pd.DataFrame.from_dict(rows, orient="index", columns=["sessions", "bytes"])
 
 
+@_of_frame("numpy.ndarray of int\n    Positions for ``df.iloc``.", "df.iloc[urgency_order(df)].head(20)")
 def urgency_order(df):
     """Row positions of ``df``, most urgent first: open sessions needing attention, then other open sessions,
-    then the rest; each group by soonest expiry, then ``upload_id``.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-
-    Returns
-    -------
-    numpy.ndarray of int
-        Positions for ``df.iloc``.
-
-    Examples
-    --------
-    >>> df.iloc[urgency_order(df)].head(20)  # doctest: +SKIP
-    """
+    then the rest; each group by soonest expiry, then ``upload_id``."""
     group = np.where(attention_mask(df).to_numpy(), 0, np.where(open_mask(df).to_numpy(), 1, 2))
     ids = df["upload_id"].astype("object").to_numpy() if "upload_id" in df.columns else np.zeros(len(df))
     order = pd.DataFrame({"group": group, "tte": df["time_to_expiry"].to_numpy(), "id": ids})
@@ -655,7 +487,7 @@ def summarize(df, *, as_of=None):
     >>> s.open, s.expiring_1h_bytes  # doctest: +SKIP
     (1919, 7516192768)
     """
-    _check_frame(df)
+    check_frame(df, _NEEDED)
     if as_of is not None:
         from .frame import recompute
 
@@ -744,7 +576,7 @@ def evaluate_check(df, *, max_expiring=0, within=1.0, max_failed=None, max_stuck
     """
     from ._units import format_bytes
 
-    _check_frame(df)
+    check_frame(df, _NEEDED)
     hours = f"{float(within):g} h (--within {float(within):g})"
     checks = []
     expiring = int(expiring_mask(df, within).sum())
@@ -773,12 +605,11 @@ def glossary_markdown():
     Returns
     -------
     str
+        One row per :data:`GLOSSARY` term, with its definition.
 
     Examples
     --------
     >>> glossary_markdown().splitlines()[0]
     '| term | meaning |'
     """
-    rows = ["| term | meaning |", "| --- | --- |"]
-    rows += [f"| {t.name} | {t.definition} |" for t in GLOSSARY]
-    return "\n".join(rows)
+    return markdown_table(["term", "meaning"], GLOSSARY)

@@ -9,6 +9,7 @@ durations in hours, and each status has one colour everywhere
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -22,12 +23,12 @@ from . import metrics
 from ._units import format_bytes, format_duration, format_utc
 from .errors import InvalidArgumentError
 from .schema import STATUSES, columns
-from .validate import as_of as sanitize_as_of
+from .validate import as_of as sanitize_as_of, check_int
 
 __all__ = [
     "STATUS_COLORS", "status_color", "plot_size_distribution", "plot_chunk_configurations",
     "plot_expiry_distribution", "plot_expiry_timeline", "plot_status_breakdown", "plot_progress",
-    "overview",
+    "overview", "figure_png", "plot_png",
 ]
 
 #: One colour per status (Okabe-Ito, colour-blind friendly); ``"unknown"`` is
@@ -120,6 +121,14 @@ def _require_frame(df):
             f"The value for `df` must be a pandas DataFrame, but {type(df).__name__} was passed.")
 
 
+def _note(ax, text):
+    """Write a centred note on an otherwise empty Axes and return it."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4", fontsize="large")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
 def _start(df, ax, title, needed):
     """Check ``df``, pick the Axes (pyplot's current one, imported only then) and title it.
 
@@ -138,20 +147,6 @@ def _start(df, ax, title, needed):
     for name in needed:
         if name not in df.columns:
             raise InvalidArgumentError(f"The column {name!r} is missing; {_how_to_get(name)}")
-    return ax
-
-
-def _check_int(name, value, minimum=1):
-    """Raise unless ``value`` is an int >= minimum."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidArgumentError(f"The value for `{name}` must be an integer >= {minimum}, but {value!r} was passed.")
-
-
-def _note(ax, text):
-    """Write a centred note on an otherwise empty Axes and return it."""
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4", fontsize="large")
-    ax.set_xticks([])
-    ax.set_yticks([])
     return ax
 
 
@@ -255,7 +250,7 @@ def plot_size_distribution(df, *, by_status=True, bins=30, ax=None, **kwargs):
     if by_status not in (True, False):
         raise InvalidArgumentError(
             f"The value for `by_status` must be one of [True, False], but {by_status!r} was passed.")
-    _check_int("bins", bins)
+    check_int("bins", bins, 1)
     ax = _start(df, ax, "File sizes", ["total_size"] + (["status"] if by_status else []))
     if len(df) == 0:
         return ax
@@ -393,7 +388,7 @@ def plot_expiry_distribution(df, *, bins=30, ax=None, **kwargs):
     --------
     >>> ax = plot_expiry_distribution(df, bins=24)  # doctest: +SKIP
     """
-    _check_int("bins", bins)
+    check_int("bins", bins, 1)
     ax = _start(df, ax, "Time to expiry", ["time_to_expiry"])
     if len(df) == 0:
         return ax
@@ -459,7 +454,7 @@ def plot_expiry_timeline(df, *, n=20, ax=None, **kwargs):
     --------
     >>> ax = plot_expiry_timeline(df, n=10)  # doctest: +SKIP
     """
-    _check_int("n", n)
+    check_int("n", n, 1)
     needed = ["upload_id", "status", "time_to_expiry", "is_expired"]
     ax = _start(df, ax, "Time left per open session", needed)
     if len(df) == 0:
@@ -561,7 +556,7 @@ def plot_progress(df, *, bins=20, ax=None, **kwargs):
     --------
     >>> ax = plot_progress(add_progress(df))  # doctest: +SKIP
     """
-    _check_int("bins", bins)
+    check_int("bins", bins, 1)
     ax = _start(df, ax, "Upload progress", ["progress", "stalled", "at_risk"])
     if len(df) == 0:
         return ax
@@ -627,3 +622,62 @@ def overview(df, *, figsize=None):
     when = f" as of {format_utc(as_of)}" if as_of is not None else ""
     fig.suptitle(f"{len(df):,} upload sessions{when}", fontsize="x-large", fontweight="bold")
     return fig
+
+
+def figure_png(fig, *, dpi=100):
+    """PNG bytes of a Figure; its artists are dropped afterwards, so a Figure made without pyplot is freed.
+
+    The one place the report, the explorer and the CLI turn a figure into PNG.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure; it is empty afterwards.
+    dpi : int, default 100
+        Resolution.
+
+    Returns
+    -------
+    bytes
+        The PNG file's bytes.
+
+    Examples
+    --------
+    >>> png = figure_png(overview(df), dpi=90)  # doctest: +SKIP
+    """
+    try:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        return buf.getvalue()
+    finally:
+        fig.clear()
+
+
+def plot_png(plot, df, *, figsize, dpi=100, **kwargs):
+    """One plot function drawn alone on a constrained Figure made without pyplot, as PNG bytes.
+
+    Parameters
+    ----------
+    plot : callable
+        A plot function of this module, called as ``plot(df, ax=ax, **kwargs)``.
+    df : pandas.DataFrame
+        An uploads frame.
+    figsize : tuple of float
+        Width and height in inches.
+    dpi : int, default 100
+        Resolution of the PNG.
+    **kwargs
+        Passed on to ``plot``.
+
+    Returns
+    -------
+    bytes
+        As :func:`figure_png` returns them.
+
+    Examples
+    --------
+    >>> png = plot_png(plot_expiry_timeline, df, figsize=(8, 4), n=10)  # doctest: +SKIP
+    """
+    fig = Figure(figsize=figsize, layout="constrained")
+    plot(df, ax=fig.add_subplot(), **kwargs)
+    return figure_png(fig, dpi=dpi)

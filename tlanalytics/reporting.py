@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +28,7 @@ from . import __version__
 from . import metrics
 from ._units import NA_TEXT, format_bytes, format_duration, format_utc, plural
 from .metrics import EXPIRY_WINDOWS, summarize
+from .validate import check_frame
 
 __all__ = ["summarize", "report", "render_html", "overview_png", "summary_rows", "headline", "source_text",
            "clean_url", "EXPIRY_WINDOWS"]
@@ -76,10 +76,12 @@ def source_text(summary):
     Parameters
     ----------
     summary : tlanalytics.metrics.Summary
+        The figures of :func:`tlanalytics.metrics.summarize`; only ``demo`` and ``base_url`` are read.
 
     Returns
     -------
     str
+        The demo's name, the base URL without credentials, or ``"n/a"``.
 
     Examples
     --------
@@ -97,10 +99,12 @@ def headline(summary):
     Parameters
     ----------
     summary : tlanalytics.metrics.Summary
+        The figures of :func:`tlanalytics.metrics.summarize`.
 
     Returns
     -------
     str
+        The sentence, ending in a full stop.
 
     Examples
     --------
@@ -128,6 +132,7 @@ def summary_rows(summary, *, exact=True):
     Parameters
     ----------
     summary : tlanalytics.metrics.Summary
+        The figures of :func:`tlanalytics.metrics.summarize`.
     exact : bool, default True
         Add the exact byte count after each binary-unit size.
 
@@ -171,13 +176,6 @@ def summary_rows(summary, *, exact=True):
 
 # --- charts -------------------------------------------------------------------------------
 
-def _png(fig, dpi):
-    """PNG bytes of a Figure made without pyplot."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
 def overview_png(df, *, dpi=90):
     """The :func:`~tlanalytics.plots.overview` figure of ``df`` as PNG bytes (the CLI's ``overview.png``).
 
@@ -194,18 +192,16 @@ def overview_png(df, *, dpi=90):
     --------
     >>> Path("overview.png").write_bytes(overview_png(df))  # doctest: +SKIP
     """
-    from .plots import overview
+    from .plots import figure_png, overview
 
-    return _png(overview(df), dpi)
+    return figure_png(overview(df), dpi=dpi)
 
 
 def _panel(draw, df, figsize, dpi=130, **kwargs):
     """One plot function drawn on its own constrained Figure, as PNG bytes."""
-    from matplotlib.figure import Figure
+    from .plots import plot_png
 
-    fig = Figure(figsize=figsize, layout="constrained")
-    draw(df, ax=fig.add_subplot(), **kwargs)
-    return _png(fig, dpi)
+    return plot_png(draw, df, figsize=figsize, dpi=dpi, **kwargs)
 
 
 def _panels(df):
@@ -422,7 +418,7 @@ def render_html(df, *, title=None, top=20, trends=None):
     --------
     >>> html = render_html(df)  # doctest: +SKIP
     """
-    metrics._check_frame(df, _NEEDED_BY_REPORT)
+    check_frame(df, _NEEDED_BY_REPORT)
     s = summarize(df)
     when = f" as of {format_utc(s.as_of)}" if s.as_of is not None else ""
     title = title or "TwelveLabs upload sessions"

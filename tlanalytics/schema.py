@@ -13,20 +13,26 @@ Fields the API adds later are kept as extra columns after these.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import NamedTuple
-
-import pandas as pd
 
 __all__ = [
     "Column",
     "COLUMNS",
     "STATUSES",
+    "TERMINAL_STATUSES",
+    "LISTING_FIELDS",
+    "STALL_AFTER",
+    "RISK_WINDOW",
     "EXPIRY_BUCKETS",
     "SIZE_BUCKETS",
     "SIZE_BUCKET_EDGES",
     "columns",
     "dtype_of",
     "column_table_markdown",
+    "ATTRS",
+    "attrs_table_markdown",
+    "markdown_table",
 ]
 
 #: Documented session statuses, in display order. Unknown values are kept as
@@ -34,6 +40,11 @@ __all__ = [
 STATUSES = ("active", "completed", "failed", "expired")
 #: Statuses of sessions that are over: they can no longer finish nor be lost.
 TERMINAL_STATUSES = ("completed", "failed", "expired")
+
+#: Default idle time after which an unfinished session counts as ``stalled``.
+STALL_AFTER = timedelta(hours=1)
+#: Default life left under which a session where nothing moves is ``at_risk``.
+RISK_WINDOW = timedelta(hours=2)
 
 #: Labels of ``expiry_bucket``, in order. Edges: 0, 1 h, 6 h, 24 h.
 EXPIRY_BUCKETS = ("expired", "< 1 h", "1-6 h", "6-24 h", "> 24 h")
@@ -97,10 +108,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("eta", _UTC, "progress", "as_of + remaining bytes / upload_rate; NaT when nothing moves."),
     Column("at_risk", "boolean", "progress",
            "Unfinished and either eta falls after expires_at, or nothing moved and less than the risk window of life is left."),
-    Column("stalled", "boolean", "progress", "Unfinished and idle longer than the stall threshold (1 h by default)."),
+    Column("stalled", "boolean", "progress",
+           f"Unfinished and idle longer than the stall threshold ({STALL_AFTER // timedelta(hours=1)} h by default)."),
 )
 
 _BY_NAME = {c.name: c for c in COLUMNS}
+#: Fields of a listing item (``GET /assets/multipart-uploads``), in column order: the ``listing`` group.
+LISTING_FIELDS = tuple(c.name for c in COLUMNS if c.group == "listing")
 
 
 def columns(group=None):
@@ -137,6 +151,8 @@ def dtype_of(name):
     -------
     pandas dtype or str
     """
+    import pandas as pd  # here, so the pandas-free simulator can read the field names
+
     if name == "status":
         return pd.CategoricalDtype(list(STATUSES))
     if name == "expiry_bucket":
@@ -157,9 +173,71 @@ def column_table_markdown():
     -------
     str
     """
-    rows = ["| column | dtype | group | meaning |", "| --- | --- | --- | --- |"]
-    for c in COLUMNS:
-        # Markdown renderers read <NA> as an HTML tag and drop it: escape the brackets.
-        text = c.description.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        rows.append(f"| `{c.name}` | `{c.dtype}` | {c.group} | {text} |")
-    return "\n".join(rows)
+    # Markdown renderers read <NA> as an HTML tag and drop it: escape the brackets.
+    escaped = [c.description.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for c in COLUMNS]
+    return markdown_table(["column", "dtype", "group", "meaning"],
+                          [(f"`{c.name}`", f"`{c.dtype}`", c.group, text) for c, text in zip(COLUMNS, escaped)])
+
+
+def markdown_table(header, rows):
+    """A Markdown table, as the README's generated blocks are written.
+
+    Parameters
+    ----------
+    header : sequence of str
+        The column titles.
+    rows : iterable of sequence
+        One sequence of cells per row (written with ``str``).
+
+    Returns
+    -------
+    str
+        Header, ``---`` line and rows, joined by line breaks (no final one).
+
+    Examples
+    --------
+    >>> print(markdown_table(["a", "b"], [(1, 2)]))
+    | a | b |
+    | --- | --- |
+    | 1 | 2 |
+    """
+    lines = [list(header), ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(map(str, cells)) + " |" for cells in lines)
+
+
+#: What a loaded frame's ``df.attrs`` holds, key -> meaning (``load_uploads``; the ``progress_*`` keys
+#: with progress). The README's attrs table is generated from it.
+ATTRS = {
+    "as_of": "The moment the derived columns are relative to (UTC Timestamp).",
+    "base_url": "The API base URL, without credentials.",
+    "pages": "Listing pages read.",
+    "requests": "Listing requests sent, retries included.",
+    "retries": "Listing requests retried.",
+    "total_results": "How many sessions the API's page_info said the listing holds.",
+    "passes": "Walks over the listing (another one when the listing changed during the first).",
+    "consistent": "True when the listing held still while it was read (see stopped).",
+    "stopped": "None, or why a walk ended early (a page with no new upload_id, max_pages, ...).",
+    "malformed_rows": "Rows with a value that broke the documented shape (kept, the value as null).",
+    "malformed": "The first few of those problems: row, field and reason.",
+    "concurrency": "What the server allowed: start, peak, low and final requests in flight, decreases, rate.",
+    "progress_requests": "Status requests sent for the progress columns, retries included.",
+    "progress_retries": "Status requests retried.",
+    "progress_malformed_rows": "Rows whose status body broke the documented shape.",
+    "progress_malformed": "What was malformed in status bodies.",
+}
+
+
+def attrs_table_markdown():
+    """The README's ``df.attrs`` table, as Markdown, generated from :data:`ATTRS`.
+
+    Returns
+    -------
+    str
+        One row per key, with its meaning.
+
+    Examples
+    --------
+    >>> attrs_table_markdown().splitlines()[2]
+    '| `as_of` | The moment the derived columns are relative to (UTC Timestamp). |'
+    """
+    return markdown_table(["key", "meaning"], [(f"`{k}`", v) for k, v in ATTRS.items()])

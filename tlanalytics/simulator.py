@@ -32,8 +32,9 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ._generate import LISTING_FIELDS, _as_utc, _rfc3339, _session, chunk_states, generate_uploads, load_sample
+from ._generate import as_utc, chunk_states, generate_uploads, load_sample, make_session, rfc3339
 from .errors import InvalidArgumentError
+from .schema import LISTING_FIELDS
 
 __all__ = ["Simulator", "RawJSON", "generate_uploads", "FAULT_KINDS", "REQUEST_LOG_SIZE"]
 
@@ -189,7 +190,7 @@ class Simulator:
             raise InvalidArgumentError(f"The value for `faults` must be between 0 and 1, but {faults!r} was passed.")
         if latency < 0 or (rate_limit is not None and rate_limit <= 0) or churn < 0:
             raise InvalidArgumentError("`latency` and `churn` must be >= 0 and `rate_limit` > 0 (or None).")
-        self._now = _as_utc(now)
+        self._now = as_utc(now)
         sessions = load_sample(self._now) if uploads is None else [dict(s) for s in uploads]
         self._sessions = collections.OrderedDict()
         for i, s in enumerate(sessions):
@@ -364,7 +365,7 @@ class Simulator:
                 self._sessions[victim]["status"] = "expired"
                 self.expired_ids.append(victim)
             else:
-                new = _session(rng, now, created=now)
+                new = make_session(rng, now, created=now)
                 self._sessions[new["upload_id"]] = new
                 self._sessions.move_to_end(new["upload_id"], last=False)
                 self.added_ids.append(new["upload_id"])
@@ -466,7 +467,7 @@ def _chunk_items(s, plan, start, stop):
     n, chunks = len(states), []
     for i in range(start, stop):
         try:
-            at = _rfc3339(created + (updated - created) * ((i + 1) / max(n, 1)))
+            at = rfc3339(created + (updated - created) * ((i + 1) / max(n, 1)))
         except (OverflowError, ValueError):
             at = s["updated_at"]
         chunk = {"index": i + 1, "status": states[i], "uploaded_at": at if states[i] == "completed" else None,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .errors import InvalidArgumentError
 
-__all__ = ["as_of", "check_int", "check_number", "check_timeout", "duration", "requestable_id"]
+__all__ = ["as_of", "check_frame", "check_int", "check_number", "check_timeout", "duration", "requestable_id"]
 
 
 def as_of(value=None, *, name="as_of"):
@@ -72,6 +72,37 @@ def duration(value, name):
     if td is pd.NaT:
         raise InvalidArgumentError(f"The value for `{name}` must be a duration, but {value!r} was passed.")
     return td
+
+
+def check_frame(df, needed):
+    """Check that ``df`` is an uploads frame with the ``needed`` columns.
+
+    Parameters
+    ----------
+    df : object
+        The value passed as ``df``.
+    needed : iterable of str
+        Column names ``df`` must have.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``df`` is not a DataFrame, or lacks some of the ``needed`` columns (the message names them).
+
+    Examples
+    --------
+    >>> check_frame(pd.DataFrame({"status": []}), ["status"])
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidArgumentError(f"The value for `df` must be a pandas DataFrame, but {type(df).__name__} was passed.")
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise InvalidArgumentError(f"The columns {missing} are missing; load the frame with `load_uploads(...)` "
+                                   f"or `build_frame(...)`, which give every listing and derived column.")
 
 
 def check_int(name, value, low, high=None):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import functools
 import html
-import io
 import logging
 import math
 import numbers
@@ -32,7 +31,7 @@ from .filters import filter_uploads
 from .keys import redact
 from .schema import STATUSES
 
-__all__ = ["explore", "Explorer"]
+__all__ = ["explore", "Explorer", "MOST_URGENT_FIRST"]
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +47,9 @@ _MAX_ERRORS = 5
 
 _SUMMARY_KEYS = ("sessions", "total_bytes", "open", "expiring_1h", "expiring_6h", "failed", "uploaded_bytes",
                  "at_risk", "stalled")
-#: The table's default order: open sessions needing attention, then other open ones, soonest expiry first.
-_URGENCY = "most urgent first"
+#: The table's default order (``sort_by``): open sessions needing attention, then other open ones, soonest
+#: expiry first (:func:`tlanalytics.metrics.urgency_order`).
+MOST_URGENT_FIRST = "most urgent first"
 
 
 def _summarize(df):
@@ -65,24 +65,6 @@ def _has_progress(df):
 def _fail(name, rule, value):
     raise InvalidArgumentError(f"The value for `{name}` must be {rule}, but {value!r} was passed.")
 
-
-def _png(draw, df, figsize, dpi=_DPI):
-    """Draw ``draw(df, ax=...)`` on a Figure made without pyplot and return PNG bytes."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, layout="constrained")
-    draw(df, ax=fig.add_subplot())
-    return _save(fig, dpi)
-
-
-def _save(fig, dpi):
-    """PNG bytes of a Figure, whose artists are dropped afterwards (it is not known to pyplot)."""
-    try:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
-        return buf.getvalue()
-    finally:
-        fig.clear()
 
 
 def _show(out, data):
@@ -114,12 +96,6 @@ def _counted(values, counts, label=str):
     return [(f"{label(v)} ({counts.get(v, 0):,})", v) for v in values]
 
 
-def _secrets(source):
-    """Keys held by a ``functools.partial`` loader (``api_key=`` or first argument): never to be shown."""
-    found = [source.keywords.get("api_key"), *source.args[:1]] if isinstance(source, functools.partial) else []
-    return [s.strip() for s in found if isinstance(s, str) and len(s.strip()) >= 4]
-
-
 def _scrub(text, secrets):
     """``text`` with every key (given or in the environment) replaced by ``***``."""
     return redact(text, *secrets)
@@ -139,6 +115,14 @@ def _download_html(path, rows, inline_limit):
             return f"Exported {note}."
         href = quote(Path(rel).as_posix())
     return f'Exported <a download="{name}" href="{href}" target="_blank">{name}</a> ({note}).'
+
+
+#: Each filter widget (``self._<name>``) and what its errors say was being done.
+_FILTER_ACTIONS = {"status": "filtering by status", "chunks": "filtering by chunk size",
+                   "size": "filtering by file size", "expires": "filtering by expiry",
+                   "progress": "filtering by progress", "id": "filtering by upload_id"}
+#: The same for the table's widgets.
+_TABLE_ACTIONS = {"sort": "sorting the table", "direction": "sorting the table", "top": "sizing the table"}
 
 
 def _reporting(action):
@@ -189,10 +173,12 @@ class Explorer:
     ----------
     source : pandas.DataFrame, callable or UploadsClient
         The sessions; or a callable returning them (e.g.
-        ``functools.partial(load_uploads, with_progress=True)``); or an
-        object with a ``load()`` method such as
-        :class:`~tlanalytics.client.UploadsClient`. The last two are called
-        now (unless ``data`` is given) and again on every *Refresh*.
+        ``functools.partial(load_uploads, with_progress=True)``, which reads
+        the key from the environment); or an object with a ``load()`` method
+        such as :class:`~tlanalytics.client.UploadsClient`, which holds its
+        key out of every repr and message. The last two are called now
+        (unless ``data`` is given) and again on every *Refresh*. A loader
+        that holds a key of its own names it in ``secrets``.
     data : pandas.DataFrame, optional
         With a loader as ``source``: the sessions to start with, already
         loaded, so opening the explorer does not load them again.
@@ -211,6 +197,10 @@ class Explorer:
         A snapshot history (:func:`~tlanalytics.load_history`); adds a
         History tab (:func:`~tlanalytics.history_tab`). A widget is used as
         the tab's content as it is (the dashboard's tab, filled once built).
+    secrets : sequence of str, default ()
+        Strings never to be shown, such as a key a loader holds that is not
+        in the environment: replaced by ``***`` in every error shown or
+        logged, like the environment's keys.
 
     Attributes
     ----------
@@ -232,8 +222,8 @@ class Explorer:
               ("Chunks", "plot_chunk_configurations", (8, 4.5)), ("Expiry", "plot_expiry_distribution", (8, 4.5)),
               ("Timeline", "plot_expiry_timeline", (9, 6)), ("Progress", "plot_progress", (8, 4.5)))
 
-    def __init__(self, source, *, data=None, export_dir=None, inline_limit=256 * 1024, sort_by=_URGENCY,
-                 top_n=20, history=None):
+    def __init__(self, source, *, data=None, export_dir=None, inline_limit=256 * 1024, sort_by=MOST_URGENT_FIRST,
+                 top_n=20, history=None, secrets=()):
         import ipywidgets as w
 
         if isinstance(source, pd.DataFrame):
@@ -251,13 +241,15 @@ class Explorer:
             _fail("inline_limit", "an integer >= 0 (bytes)", inline_limit)
         if isinstance(top_n, bool) or not isinstance(top_n, numbers.Integral) or top_n < 1:
             _fail("top_n", "an integer >= 1", top_n)
-        self._secrets = _secrets(source)
+        if not isinstance(secrets, (list, tuple, set, frozenset)) or not all(isinstance(k, str) for k in secrets):
+            _fail("secrets", "a sequence of strings", type(secrets).__name__)
+        self._secrets = [k.strip() for k in secrets if k.strip()]
         self._export_dir, self._inline_limit = export_dir, int(inline_limit)
         if data is not None and (self._loader is None or not isinstance(data, pd.DataFrame)):
             _fail("data", "None, or a DataFrame when `source` is a loader", type(data).__name__)
         self._df = source if self._loader is None else data if data is not None else self._fetch()
-        if not isinstance(sort_by, str) or (sort_by != _URGENCY and sort_by not in self._df.columns):
-            _fail("sort_by", f"one of {[_URGENCY, *self._df.columns]}", sort_by)
+        if not isinstance(sort_by, str) or (sort_by != MOST_URGENT_FIRST and sort_by not in self._df.columns):
+            _fail("sort_by", f"one of {[MOST_URGENT_FIRST, *self._df.columns]}", sort_by)
         self._batching = 0
         self._errors = []
         self._static = None  # (version, bundle) cache of the static fallback
@@ -313,10 +305,9 @@ class Explorer:
             self._export_html, self._tabs])
 
         self._set_options(sort_by=sort_by)
-        for name, widget in (("status", self._status), ("chunks", self._chunks), ("size", self._size),
-                             ("expires", self._expires), ("progress", self._progress), ("id", self._id),
-                             ("sort", self._sort), ("direction", self._direction), ("top", self._top)):
-            widget.observe(getattr(self, f"_on_{name}_change"), names="value")
+        for actions, redraw in ((_FILTER_ACTIONS, self._update), (_TABLE_ACTIONS, self._draw_table)):
+            for name, action in actions.items():
+                getattr(self, f"_{name}").observe(functools.partial(self._on_value_change, action, redraw), names="value")
         self._tabs.observe(self._on_tabs_change, names="selected_index")
         self._refresh.on_click(self._on_refresh_click)
         self._reset.on_click(self._on_reset_click)
@@ -439,8 +430,8 @@ class Explorer:
                 self._progress.value = (0, 100)
 
             current = sort_by or self._sort.value
-            self._sort.options = [_URGENCY, *df.columns]
-            self._sort.value = current if current in self._sort.options else _URGENCY
+            self._sort.options = [MOST_URGENT_FIRST, *df.columns]
+            self._sort.value = current if current in self._sort.options else MOST_URGENT_FIRST
         finally:
             self._batching -= 1
 
@@ -500,7 +491,7 @@ class Explorer:
                              "</code> to see upload progress.</i>"))
             return
         try:
-            png = _png(getattr(plots, function), self._filtered, figsize)
+            png = plots.plot_png(getattr(plots, function), self._filtered, figsize=figsize, dpi=_DPI)
         except Exception as exc:  # one broken plot must not blank the others
             _show(out, _html(f"<i>Could not draw this plot: {html.escape(type(exc).__name__)}.</i>"))
             self._report(f"drawing {function}", exc)
@@ -509,7 +500,7 @@ class Explorer:
 
     def _draw_table(self):
         df, column = self._filtered, self._sort.value
-        if column == _URGENCY:
+        if column == MOST_URGENT_FIRST:
             order = metrics.urgency_order(df)
             top = df.iloc[order if self._direction.value else order[::-1]].head(self._top.value)
         else:
@@ -534,7 +525,7 @@ class Explorer:
         """HTML summary table + overview PNG for frontends without widgets (cached per state)."""
         if self._static and self._static[0] == self._version:
             return self._static[1]
-        from .plots import overview
+        from .plots import figure_png, overview
 
         s = self._summary
         rows = [("Sessions", f"{s['sessions']:,} of {s['of']:,}"), ("Total size", format_bytes(s["total_bytes"])),
@@ -550,7 +541,7 @@ class Explorer:
         page = f"<table class='tlanalytics-summary'>{body}</table>"
         bundle = {"text/plain": repr(self)}
         try:
-            png = base64.b64encode(_save(overview(self._filtered), 50)).decode("ascii")
+            png = base64.b64encode(figure_png(overview(self._filtered), dpi=50)).decode("ascii")
             bundle["image/png"] = png
             page += f"<img alt='overview of the filtered sessions' src='data:image/png;base64,{png}'/>"
         except Exception as exc:  # the fallback must never break display
@@ -573,46 +564,14 @@ class Explorer:
         self._error_html.layout.display = self._dismiss.layout.display = None
 
     # -- handlers ----------------------------------------------------------
-    def _on_filter(self):
-        if not self._batching:
-            self._update()
-
-    @_reporting("filtering by status")
-    def _on_status_change(self, change):
-        self._on_filter()
-
-    @_reporting("filtering by chunk size")
-    def _on_chunks_change(self, change):
-        self._on_filter()
-
-    @_reporting("filtering by file size")
-    def _on_size_change(self, change):
-        self._on_filter()
-
-    @_reporting("filtering by expiry")
-    def _on_expires_change(self, change):
-        self._on_filter()
-
-    @_reporting("filtering by progress")
-    def _on_progress_change(self, change):
-        self._on_filter()
-
-    @_reporting("filtering by upload_id")
-    def _on_id_change(self, change):
-        self._on_filter()
-
-    @_reporting("sorting the table")
-    def _on_sort_change(self, change):
-        if not self._batching:
-            self._draw_table()
-
-    @_reporting("sorting the table")
-    def _on_direction_change(self, change):
-        self._draw_table()
-
-    @_reporting("sizing the table")
-    def _on_top_change(self, change):
-        self._draw_table()
+    def _on_value_change(self, action, redraw, change):
+        """A filter's or the table's value changed: ``redraw()``, unless a batch of changes is under way
+        (it updates once at its end); an error is reported as ``action``."""
+        try:
+            if not self._batching:
+                redraw()
+        except Exception as exc:  # a callback's exception would otherwise be lost in the kernel log
+            self._report(action, exc)
 
     @_reporting("drawing a plot")
     def _on_tabs_change(self, change):
