@@ -87,13 +87,11 @@ def _settle(future, function, *args):
 
 def _warm(cfg):
     """Imports, then the load (what :func:`tlanalytics.dashboard.load` would do, without its error display)."""
-    from .dashboard import _load
-
     try:
         _import_first_view()
     except Exception as exc:  # only time is lost: the notebook imports what it needs
         log.warning("The dashboard kernel could not import ahead: %s", type(exc).__name__)
-    return _load(cfg, progress=False)
+    return cfg.loader()(progress=False)
 
 
 def _import_first_view():
