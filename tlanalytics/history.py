@@ -36,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import FileFormatError, FileFormatWarning, InvalidArgumentError
+from .histfiles import plan
 from .schema import STATUSES, columns, dtype_of
 
 __all__ = ["save_snapshot", "load_history", "default_store", "STORED_COLUMNS", "STORE_ENV"]
@@ -55,6 +56,7 @@ _INTS = ("total_size", "chunk_size", "total_chunks", "uploaded_size", "chunks_co
 _TIMES = ("snapshot_at", "created_at", "expires_at", "last_activity")
 _ON_DAMAGED = ("raise", "warn")
 _BATCH = 256  # files converted at a time
+_ATTEMPTS = 3  # listings of the store tried when files vanish under a reader
 
 
 def _pa():
@@ -165,18 +167,26 @@ def _table(df, snapshot_at):
     return table.sort_by([("created_at", "ascending"), ("upload_id", "ascending")])
 
 
-def _write_table(table, path):
-    """Write ``table`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``."""
+def _write_table(table, path, compacted=False):
+    """Write ``table`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``.
+
+    A compacted day (rows by session, then time) is dictionary-encoded throughout: a session's id, sizes and
+    dates repeat in runs, which the dictionary indices' run-length encoding stores in a few bits.
+    """
     _, pq = _pa()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             names = table.column_names
-            pq.write_table(table, fh, compression="zstd", compression_level=6,
-                           use_dictionary=[c for c in _DICTIONARY if c in names],
-                           column_encoding={c: "DELTA_BINARY_PACKED" for c in names
-                                            if c in _INTS + _TIMES and c not in _DICTIONARY})
+            if compacted:
+                pq.write_table(table, fh, compression="zstd", compression_level=6, use_dictionary=True,
+                               row_group_size=1 << 20)
+            else:
+                pq.write_table(table, fh, compression="zstd", compression_level=6,
+                               use_dictionary=[c for c in _DICTIONARY if c in names],
+                               column_encoding={c: "DELTA_BINARY_PACKED" for c in names
+                                                if c in _INTS + _TIMES and c not in _DICTIONARY})
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -236,32 +246,12 @@ def save_snapshot(df, store=None, *, snapshot_at=None):
     return path
 
 
-def _files(root, since, until):
-    """``[(snapshot_at, path)]`` of the store's snapshot files in time order, within [since, until]."""
-    found = []
-    if not root.is_dir():
-        return found
-    for day in root.glob("day=*"):
-        if since is not None and day.name[4:] < f"{since:%Y-%m-%d}":
-            continue
-        if until is not None and day.name[4:] > f"{until:%Y-%m-%d}":
-            continue
-        for path in day.iterdir():
-            match = _NAME.match(path.name)
-            if not match:
-                continue  # temporary files of writers in progress (or killed), foreign files
-            at = pd.Timestamp(match.group(1), tz="UTC")
-            if (since is None or at >= since) and (until is None or at <= until):
-                found.append((at, path))
-    found.sort()
-    return found
-
-
 def _read_one(path, schema):
     """Read one snapshot file as ``schema`` (missing columns as nulls), or raise FileFormatError naming it."""
     pa, pq = _pa()
     try:
-        table = pq.read_table(path)
+        present = set(pq.read_schema(path).names)
+        table = pq.read_table(path, columns=[f.name for f in schema if f.name in present])
         cols = []
         for field in schema:
             if field.name in table.column_names:
@@ -295,19 +285,66 @@ def _read_batch(paths, schema, on_damaged, skipped):
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
-def _read_all(paths, schema, on_damaged, batch=None):
-    """The history frame of every file, ``batch`` files at a time.
+def _batches(sources, size):
+    """Sources in batches of about ``size`` files, never splitting a day (its rows are sorted together)."""
+    out, cur, day = [], [], None
+    for path, take in sources:
+        if cur and len(cur) >= size and path.parent.name != day:
+            out.append(cur)
+            cur = []
+        cur.append((path, take))
+        day = path.parent.name
+    return out + [cur] if cur else out
+
+
+def _read_sources(batch, schema, on_damaged, skipped, lo, hi):
+    """One Arrow table of a batch of sources in snapshot order (compacted files filtered to their moments)."""
+    pa, _ = _pa()
+    import pyarrow.compute as pc
+
+    from .histfiles import is_compacted
+
+    hourly = [p for p, _ in batch if not is_compacted(p)]
+    tables = [_read_batch(hourly, schema, on_damaged, skipped)] if hourly else []
+    for path, take in batch:
+        if not is_compacted(path):
+            continue
+        try:
+            table = _read_one(path, schema)
+        except FileFormatError as exc:
+            if on_damaged == "raise":
+                raise
+            skipped.append(path)
+            warnings.warn(f"{exc} It was skipped.", FileFormatWarning, stacklevel=4)
+            continue
+        at = table.column("snapshot_at").cast(pa.int64())
+        keep = None
+        if take is not None:
+            keep = pc.is_in(at, value_set=pa.array(sorted(m // 1000 for m in take), pa.int64()))
+        elif lo is not None or hi is not None:
+            keep = pc.and_(pc.greater_equal(at, -2**63 if lo is None else -(-lo // 1000)),
+                           pc.less_equal(at, 2**63 - 1 if hi is None else hi // 1000))
+        tables.append(table.filter(keep) if keep is not None else table)
+    if not tables:
+        return schema.empty_table()
+    table = pa.concat_tables(tables)
+    if len(tables) > 1 or len(hourly) < len(batch):  # rows of a compacted day come by session: back to snapshots
+        keys = [k for k in ("snapshot_at", "created_at", "upload_id") if k in table.column_names]
+        table = table.sort_by([(k, "ascending") for k in keys])
+    return table
+
+
+def _read_all(sources, schema, on_damaged, batch=None, lo=None, hi=None):
+    """The history frame of every source, ``batch`` files at a time.
 
     Converting batch by batch keeps the peak near the size of the final frame
     (Arrow strings of a whole year would take several times more), and ids
     become categoricals whose categories are united at the end.
     """
     pa, _ = _pa()
-    batch = batch or _BATCH
     skipped, pieces = [], []
-    for i in range(0, max(len(paths), 1), batch):
-        pieces.append(_columns(_read_batch(paths[i:i + batch], schema, on_damaged, skipped)
-                               if paths else schema.empty_table()))
+    for part in _batches(sources, batch or _BATCH) or [[]]:
+        pieces.append(_columns(_read_sources(part, schema, on_damaged, skipped, lo, hi)))
         pa.default_memory_pool().release_unused()
     if len(pieces) == 1:
         return _frame(pieces[0]), skipped
@@ -437,9 +474,26 @@ def load_history(store=None, *, since=None, until=None, columns=None, on_damaged
                                        f"but {columns!r} was passed.")
         schema = _pa()[0].schema([schema.field(0)] + [schema.field(c) for c in STORED_COLUMNS if c in columns])
     root = _store(store)
-    found = _files(root, since, until)
-    df, skipped = _read_all([p for _, p in found], schema, on_damaged)
-    bad = set(skipped)
-    df.attrs.update(snapshots=[at for at, p in found if p not in bad], store=str(root),
+    for attempt in range(_ATTEMPTS):  # a compactor may delete a listed file before it is read: list again
+        skipped = []
+        moments, sources = plan(root, since, until, on_damaged=on_damaged, skipped=skipped)
+        try:
+            df, bad = _read_all(sources, schema, on_damaged, lo=None if since is None else since.value,
+                                hi=None if until is None else until.value)
+            break
+        except (FileNotFoundError, FileFormatError) as exc:
+            if attempt + 1 == _ATTEMPTS or not _vanished(exc, sources):
+                raise
+            log.info("a history file went away while reading (compaction); listing the store again")
+    skipped += bad
+    lost = {p.name for p in skipped}
+    # The moments of damaged hourly files skipped are not snapshots read (a damaged compacted file lists none).
+    kept = [m for m in moments if _file_name(pd.Timestamp(m, tz="UTC")).name not in lost]
+    df.attrs.update(snapshots=list(pd.to_datetime(kept, utc=True)), store=str(root),
                     skipped=[str(p) for p in skipped])
     return df
+
+
+def _vanished(exc, sources):
+    """Whether ``exc`` comes from a listed file that no longer exists."""
+    return any(not path.exists() for path, _ in sources)
