@@ -37,7 +37,7 @@ _NEEDED = ("snapshot_at", "upload_id", "status", "total_size", "created_at", "ex
 def _check(history, needed=_NEEDED):
     """Raise InvalidArgumentError unless ``history`` is a history frame."""
     if not isinstance(history, pd.DataFrame):
-        raise InvalidArgumentError(f"The value for `history` must be a history frame, a store folder or "
+        raise InvalidArgumentError(f"The value for `history` must be a history DataFrame, a store folder or "
                                    f"`open_history(...)`, but {type(history).__name__} was passed.")
     missing = [c for c in needed if c not in history.columns]
     if missing:

@@ -1,0 +1,273 @@
+"""A history read straight from the store: the per-session reduction without a frame of every row.
+
+:func:`open_history` returns a :class:`History`, a small lazy handle on a
+store (folder, ``since``/``until``, engine). :func:`~tlanalytics.session_outcomes`
+and :func:`~tlanalytics.trends` accept it (or a store folder) in place of a
+history frame: they ask it for its :class:`~tlanalytics.histstate.HistoryState`
+(one row per session, one per snapshot), which is computed here from the
+Parquet files by one of two engines, and apply the same rules as to a frame.
+
+- ``"duckdb"`` (the ``history`` extra): one SQL aggregation over the files,
+  scanned in parallel with a hash aggregation in C++; a year of hourly
+  snapshots of 5,000 sessions in seconds and a few hundred MiB.
+- ``"arrow"``: pyarrow reads whole days in batches of about 256 files, each
+  batch is reduced with numpy (:func:`~tlanalytics.histstate.reduce_frame`)
+  and the batches are folded (:func:`~tlanalytics.histstate.merge_states`);
+  memory is bounded by a batch plus the per-session state.
+
+``"auto"`` uses DuckDB when it is installed. If DuckDB fails on a file, the
+arrow engine runs instead, so a damaged file is named (or skipped with
+``on_damaged="warn"``) exactly as :func:`~tlanalytics.load_history` does.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .errors import InvalidArgumentError
+from .histfiles import plan
+from .histstate import NAT, STATE_COLUMNS, HistoryState, empty_state, merge_states, reduce_frame
+
+__all__ = ["History", "open_history", "ENGINES"]
+
+log = logging.getLogger(__name__)
+
+#: Engines of :func:`open_history`.
+ENGINES = ("auto", "duckdb", "arrow")
+_READ = ("upload_id", "status", "total_size", "created_at", "expires_at", "uploaded_size")
+
+
+def _has_duckdb():
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class History:
+    """A snapshot store opened for analysis (see :func:`open_history`); nothing is read until asked."""
+
+    def __init__(self, store, since, until, engine, on_damaged):
+        self.store, self.since, self.until, self.engine, self.on_damaged = store, since, until, engine, on_damaged
+        self._state = None
+
+    def __repr__(self):
+        return (f"History(store={str(self.store)!r}, since={self.since}, until={self.until}, "
+                f"engine={self.engine!r})")
+
+    def state(self):
+        """The :class:`~tlanalytics.histstate.HistoryState` (computed once, then kept)."""
+        if self._state is None:
+            engine = self.engine
+            if engine == "auto":
+                engine = "duckdb" if _has_duckdb() else "arrow"
+            self._state = _reduce(self, engine)
+        return self._state
+
+    def load(self, columns=None):
+        """The history frame of every row (:func:`~tlanalytics.load_history`): for small stores and plots."""
+        from .history import load_history
+
+        return load_history(self.store, since=self.since, until=self.until, columns=columns,
+                            on_damaged=self.on_damaged)
+
+    @property
+    def snapshots(self):
+        """Every snapshot moment (UTC Timestamps) of the store within [since, until]."""
+        moments, _ = plan(self.store, self.since, self.until, on_damaged=self.on_damaged)
+        return list(pd.to_datetime(moments, utc=True))
+
+
+def open_history(store=None, *, since=None, until=None, engine="auto", on_damaged="raise"):
+    """Open a snapshot store for :func:`session_outcomes` and :func:`trends` without loading every row.
+
+    Parameters
+    ----------
+    store : str or os.PathLike, optional
+        The store folder; None for :func:`~tlanalytics.default_store`. A
+        folder that does not exist is an empty history.
+    since, until : datetime, pandas.Timestamp or str, optional
+        Only snapshots taken at or after ``since`` and at or before ``until``.
+    engine : {"auto", "duckdb", "arrow"}, default "auto"
+        What reads and reduces the files (see :mod:`tlanalytics.histengine`);
+        "auto" is DuckDB when installed (``pip install "tlanalytics[history]"``),
+        else pyarrow. Every engine gives the same figures.
+    on_damaged : {"raise", "warn"}, default "raise"
+        As for :func:`~tlanalytics.load_history`.
+
+    Returns
+    -------
+    History
+        A lazy handle: ``session_outcomes(h)``, ``trends(h)``,
+        ``h.load(columns)`` (the frame), ``h.snapshots``.
+
+    Raises
+    ------
+    tlanalytics.errors.InvalidArgumentError
+        A bad argument (``engine="duckdb"`` without DuckDB installed included).
+
+    Examples
+    --------
+    >>> history = open_history("history", since="2026-01-01")  # doctest: +SKIP
+    >>> table = trends(history, "W")  # doctest: +SKIP
+    """
+    from .history import _ON_DAMAGED, _moment, _store
+
+    if engine not in ENGINES:
+        raise InvalidArgumentError(f"The value for `engine` must be one of {list(ENGINES)}, but {engine!r} was passed.")
+    if engine == "duckdb" and not _has_duckdb():
+        raise InvalidArgumentError('engine="duckdb" needs DuckDB: pip install "tlanalytics[history]" (or use '
+                                   'engine="arrow").')
+    if on_damaged not in _ON_DAMAGED:
+        raise InvalidArgumentError(f"The value for `on_damaged` must be one of {list(_ON_DAMAGED)}, "
+                                   f"but {on_damaged!r} was passed.")
+    since, until = _moment(since, "since"), _moment(until, "until")
+    if since is not None and until is not None and since > until:
+        raise InvalidArgumentError(f"`since` ({since}) must not be after `until` ({until}).")
+    return History(_store(store), since, until, engine, on_damaged)
+
+
+def _reduce(handle, engine):
+    """The state of ``handle`` by ``engine``, listing the store again if a compactor removed a file meanwhile."""
+    from .history import _ATTEMPTS
+
+    for attempt in range(_ATTEMPTS):
+        skipped = []
+        moments, sources = plan(handle.store, handle.since, handle.until, on_damaged=handle.on_damaged,
+                                skipped=skipped)
+        if not sources:
+            return empty_state(moments)
+        try:
+            if engine == "duckdb":
+                import duckdb
+
+                try:
+                    return _duckdb_state(moments, sources, handle)
+                except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # a file: pyarrow names it
+                    if any(not p.exists() for p, _ in sources):
+                        raise FileNotFoundError(str(exc)) from exc
+                    log.warning("DuckDB could not reduce the history (%s); reading it with pyarrow", exc)
+            return _arrow_state(moments, sources, handle)
+        except FileNotFoundError:
+            if attempt + 1 == _ATTEMPTS or all(p.exists() for p, _ in sources):
+                raise
+            log.info("a history file went away while reading (compaction); listing the store again")
+
+
+def _arrow_state(moments, sources, handle):
+    """The state folded over whole days of files, about 256 files at a time."""
+    import pyarrow as pa
+
+    from .history import _BATCH, _arrow_schema, _batches, _columns, _frame, _read_sources
+
+    full = _arrow_schema()
+    schema = pa.schema([full.field("snapshot_at")] + [full.field(c) for c in _READ])
+    lo = None if handle.since is None else handle.since.value
+    hi = None if handle.until is None else handle.until.value
+    parts, skipped = [], []
+    for batch in _batches(sources, _BATCH):
+        frame = _frame(_columns(_read_sources(batch, schema, handle.on_damaged, skipped, lo, hi)))
+        parts.append(reduce_frame(frame))
+        del frame
+        pa.default_memory_pool().release_unused()
+    return _with_moments(merge_states(parts), moments, skipped)
+
+
+def _with_moments(state, moments, skipped=()):
+    """``state`` over every snapshot moment read (snapshots of an empty listing have no rows)."""
+    lost = {p.name for p in skipped}
+    if lost:
+        from .history import _file_name
+
+        moments = [m for m in moments if _file_name(pd.Timestamp(m, tz="UTC")).name not in lost]
+    snaps = np.unique(np.concatenate([np.asarray(moments, np.int64), state.snapshots]))
+    k = np.searchsorted(snaps, state.snapshots)
+    count, size = np.zeros(len(snaps), np.int64), np.zeros(len(snaps), np.int64)
+    count[k], size[k] = state.open_count, state.open_bytes
+    return HistoryState(state.sessions, snaps, count, size)
+
+
+def _sql_list(paths):
+    """A SQL list literal of file paths (a view cannot take prepared parameters)."""
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _duckdb_state(moments, sources, handle):
+    """The state in two DuckDB queries over the files (sessions; open sessions per snapshot)."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    con = duckdb.connect()
+    try:
+        whole = [str(p) for p, take in sources if take is None]
+        partial = [(str(p), take) for p, take in sources if take is not None]
+        present = set()
+        for files in [whole] + [[p] for p, _ in partial]:
+            if files:
+                present |= {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)",
+                                                      [files]).fetchall()}
+        cast = {"upload_id": "VARCHAR", "status": "VARCHAR", "total_size": "BIGINT", "uploaded_size": "BIGINT"}
+        cols = ["epoch_us(snapshot_at) * 1000 AS snap"]
+        for c in _READ:
+            if c in ("created_at", "expires_at"):
+                cols.append(f"epoch_us({c}) * 1000 AS {c}" if c in present else f"NULL::BIGINT AS {c}")
+            else:
+                cols.append(f"{c}::{cast[c]} AS {c}" if c in present else f"NULL::{cast[c]} AS {c}")
+        select = ", ".join(cols)
+        lo = "" if handle.since is None else f" AND epoch_us(snapshot_at) >= {-(-handle.since.value // 1000)}"
+        hi = "" if handle.until is None else f" AND epoch_us(snapshot_at) <= {handle.until.value // 1000}"
+        parts = []
+        if whole:
+            parts.append(f"SELECT {select} FROM read_parquet({_sql_list(whole)}, union_by_name = true) "
+                         f"WHERE TRUE{lo}{hi}")
+        for path, take in partial:
+            held = ", ".join(str(m // 1000) for m in sorted(take))
+            parts.append(f"SELECT {select} FROM read_parquet({_sql_list([path])}, union_by_name = true) "
+                         f"WHERE epoch_us(snapshot_at) IN ({held})")
+        con.execute("CREATE TEMP VIEW h AS " + " UNION ALL ".join(parts))
+        terminal = "('completed', 'failed', 'expired')"
+        opened = (con.sql(f"""
+            SELECT snap, count(*) AS n, coalesce(sum(coalesce(total_size, 0)), 0)::BIGINT AS b FROM h
+            WHERE snap IS NOT NULL AND (status IS NULL OR status NOT IN {terminal})
+              AND NOT coalesce(expires_at <= snap, false)
+            GROUP BY snap ORDER BY snap""").fetchnumpy())
+        terms = ("completed", "failed", "expired")
+        firsts = ", ".join(f"min(snap) FILTER (WHERE status = '{s}') AS first_{s}" for s in terms)
+        prevs = ", ".join(f"max(h.snap) FILTER (WHERE h.snap < a.first_{s}) AS prev_{s}" for s in terms)
+        table = con.sql(f"""
+            WITH a AS (
+              SELECT upload_id, min(snap) AS first_seen, max(snap) AS last_seen, count(*) AS sightings, {firsts},
+                     arg_max({{'s': status, 'e': expires_at, 'c': created_at, 't': total_size}}, snap) AS last_row,
+                     max(snap) FILTER (WHERE uploaded_size IS NOT NULL) AS uploaded_at,
+                     arg_max(uploaded_size, snap) FILTER (WHERE uploaded_size IS NOT NULL) AS uploaded_size
+              FROM h WHERE upload_id IS NOT NULL AND snap IS NOT NULL GROUP BY upload_id),
+            p AS (
+              SELECT h.upload_id, {prevs} FROM h JOIN a USING (upload_id)
+              WHERE h.snap < greatest(coalesce(a.first_completed, 0), coalesce(a.first_failed, 0),
+                                    coalesce(a.first_expired, 0))
+              GROUP BY h.upload_id)
+            SELECT a.upload_id, first_seen, last_seen, sightings, first_completed, first_failed, first_expired,
+                   prev_completed, prev_failed, prev_expired, last_row.s AS last_status,
+                   last_row.e AS expires_at, last_row.c AS created_at, last_row.t AS total_size,
+                   uploaded_at, uploaded_size
+            FROM a LEFT JOIN p USING (upload_id)""").to_arrow_table()
+    finally:
+        con.close()
+    sessions = {}
+    for name in STATE_COLUMNS:
+        col = table.column(name)
+        if name in ("upload_id", "last_status"):
+            sessions[name] = pd.array(col.to_pandas(), dtype="string")
+        else:
+            fill = -1 if name in ("total_size", "uploaded_size") else NAT
+            sessions[name] = np.asarray(pc.fill_null(col.cast(pa.int64()), fill).to_numpy(zero_copy_only=False),
+                                        dtype=np.int64)
+    state = HistoryState(pd.DataFrame(sessions), np.asarray(opened["snap"], np.int64),
+                         np.asarray(opened["n"], np.int64), np.asarray(opened["b"], np.int64))
+    return _with_moments(state, moments)
+
