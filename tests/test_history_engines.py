@@ -219,3 +219,29 @@ def test_a_store_folder_is_accepted_where_a_history_is(tmp_path):
 def test_bad_arguments(tmp_path, call, match):
     with pytest.raises(InvalidArgumentError, match=match):
         call(tmp_path)
+
+
+def test_the_snapshot_command_compacts_closed_days_unless_told_not_to(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def cli(*args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TWELVE", "TLANALYTICS"))}
+        env.update(PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+        return subprocess.run([sys.executable, "-m", "tlanalytics", *map(str, args)], capture_output=True,
+                              text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+
+    for name, compact in (("kept", False), ("compacted", True)):
+        store = _store(tmp_path / name, n_snaps=3)  # 2026-03-01 and -02: days before today's snapshot
+        old_days = sorted(p.name for p in store.glob("day=*"))
+        proc = cli("snapshot", "--demo", "--store", store, *([] if compact else ["--no-compact"]))
+        assert proc.returncode == 0, proc.stderr
+        assert len(proc.stdout.strip().splitlines()) == 1
+        files = [p.name for d in old_days for p in (store / d).iterdir()]
+        if compact:
+            assert f"(compacted {len(old_days)} closed day" in proc.stdout
+            assert all(f.startswith("compacted-") for f in files) and len(files) == len(old_days)
+        else:
+            assert "compacted" not in proc.stdout and all(f.startswith("snapshot-") for f in files)
