@@ -115,19 +115,14 @@ def open_history(store=None, *, since=None, until=None, engine="auto", on_damage
     >>> history = open_history("history", since="2026-01-01")  # doctest: +SKIP
     >>> table = trends(history, "W")  # doctest: +SKIP
     """
-    from .history import _ON_DAMAGED, _moment, _store
+    from .history import _store, _window
 
     if engine not in ENGINES:
         raise InvalidArgumentError(f"The value for `engine` must be one of {list(ENGINES)}, but {engine!r} was passed.")
     if engine == "duckdb" and not _has_duckdb():
         raise InvalidArgumentError('engine="duckdb" needs DuckDB: pip install "tlanalytics[history]" (or use '
                                    'engine="arrow").')
-    if on_damaged not in _ON_DAMAGED:
-        raise InvalidArgumentError(f"The value for `on_damaged` must be one of {list(_ON_DAMAGED)}, "
-                                   f"but {on_damaged!r} was passed.")
-    since, until = _moment(since, "since"), _moment(until, "until")
-    if since is not None and until is not None and since > until:
-        raise InvalidArgumentError(f"`since` ({since}) must not be after `until` ({until}).")
+    since, until = _window(since, until, on_damaged)
     return History(_store(store), since, until, engine, on_damaged)
 
 

@@ -207,12 +207,9 @@ def compact_history(store=None, *, before=None, on_damaged="raise"):
     >>> compact_history("history")  # doctest: +SKIP
     [PosixPath('history/day=2026-11-28/compacted-0024-5c1f0e6b9a2d4e71.parquet')]
     """
-    from .history import _ON_DAMAGED, _moment, _store
-    from .errors import InvalidArgumentError
+    from .history import _check_on_damaged, _moment, _store
 
-    if on_damaged not in _ON_DAMAGED:
-        raise InvalidArgumentError(f"The value for `on_damaged` must be one of {list(_ON_DAMAGED)}, "
-                                   f"but {on_damaged!r} was passed.")
+    _check_on_damaged(on_damaged)
     root = _store(store)
     before = _moment(before, "before")
     if not root.is_dir():

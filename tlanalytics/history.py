@@ -131,6 +131,22 @@ def _moment(value, name):
     return ts.floor("us")
 
 
+def _check_on_damaged(on_damaged):
+    """Raise InvalidArgumentError unless ``on_damaged`` is one of :data:`_ON_DAMAGED`."""
+    if on_damaged not in _ON_DAMAGED:
+        raise InvalidArgumentError(f"The value for `on_damaged` must be one of {list(_ON_DAMAGED)}, "
+                                   f"but {on_damaged!r} was passed.")
+
+
+def _window(since, until, on_damaged):
+    """``(since, until)`` as UTC Timestamps (or None), checked with ``on_damaged``; InvalidArgumentError if bad."""
+    _check_on_damaged(on_damaged)
+    since, until = _moment(since, "since"), _moment(until, "until")
+    if since is not None and until is not None and since > until:
+        raise InvalidArgumentError(f"`since` ({since}) must not be after `until` ({until}).")
+    return since, until
+
+
 def _file_name(snapshot_at):
     """The file of one snapshot, relative to the store."""
     return Path(f"day={snapshot_at:%Y-%m-%d}") / f"snapshot-{snapshot_at:%Y%m%dT%H%M%S.%f}Z.parquet"
@@ -459,12 +475,7 @@ def load_history(store=None, *, since=None, until=None, columns=None, on_damaged
     >>> history = load_history("history", since="2026-11-01")  # doctest: +SKIP
     >>> history.groupby("snapshot_at").size().tail(1)  # doctest: +SKIP
     """
-    if on_damaged not in _ON_DAMAGED:
-        raise InvalidArgumentError(f"The value for `on_damaged` must be one of {list(_ON_DAMAGED)}, "
-                                   f"but {on_damaged!r} was passed.")
-    since, until = _moment(since, "since"), _moment(until, "until")
-    if since is not None and until is not None and since > until:
-        raise InvalidArgumentError(f"`since` ({since}) must not be after `until` ({until}).")
+    since, until = _window(since, until, on_damaged)
     schema = _arrow_schema()
     if columns is not None:
         lone = isinstance(columns, str)  # a lone name is an error: a string is a list of letters

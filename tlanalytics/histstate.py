@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .errors import InvalidArgumentError
 from .schema import TERMINAL_STATUSES
 
 __all__ = ["HistoryState", "STATE_COLUMNS", "NAT", "reduce_frame", "merge_states", "empty_state", "snapshot_ns",
-           "to_ns", "open_flags", "open_by_snapshot", "status_codes"]
+           "to_ns", "open_flags", "open_by_snapshot", "status_codes",
+           "require_frame"]
 
 NAT = np.iinfo(np.int64).min
 _NEVER = np.iinfo(np.int64).max  # "no such sighting" inside min-reductions
@@ -52,6 +54,15 @@ class HistoryState:
     snapshots: np.ndarray
     open_count: np.ndarray = field(default=None)
     open_bytes: np.ndarray = field(default=None)
+
+
+def require_frame(value, name, needed, source, kind="a pandas DataFrame"):
+    """Raise InvalidArgumentError unless ``value`` is a DataFrame with the ``needed`` columns (from ``source``)."""
+    if not isinstance(value, pd.DataFrame):
+        raise InvalidArgumentError(f"The value for `{name}` must be {kind}, but {type(value).__name__} was passed.")
+    missing = [c for c in needed if c not in value.columns]
+    if missing:
+        raise InvalidArgumentError(f"The columns {missing} are missing; pass {source}.")
 
 
 def to_ns(series):

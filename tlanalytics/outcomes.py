@@ -23,7 +23,8 @@ import pandas as pd
 from .completion import completion_durations, kaplan_meier, quantile_time
 from .errors import InvalidArgumentError
 from .histstate import NAT as _NAT
-from .histstate import HistoryState, open_by_snapshot, open_flags, reduce_frame, snapshot_ns, status_codes, to_ns
+from .histstate import (HistoryState, open_by_snapshot, open_flags, reduce_frame, require_frame, status_codes,
+                        to_ns)
 
 __all__ = ["OUTCOMES", "ANALYSIS_COLUMNS", "open_rows", "session_outcomes", "trends"]
 
@@ -36,13 +37,8 @@ _NEEDED = ("snapshot_at", "upload_id", "status", "total_size", "created_at", "ex
 
 def _check(history, needed=_NEEDED):
     """Raise InvalidArgumentError unless ``history`` is a history frame."""
-    if not isinstance(history, pd.DataFrame):
-        raise InvalidArgumentError(f"The value for `history` must be a history DataFrame, a store folder or "
-                                   f"`open_history(...)`, but {type(history).__name__} was passed.")
-    missing = [c for c in needed if c not in history.columns]
-    if missing:
-        raise InvalidArgumentError(f"The columns {missing} are missing; pass a history frame from "
-                                   f"`load_history(...)` or `generate_history(...)`.")
+    require_frame(history, "history", needed, "a history frame from `load_history(...)` or `generate_history(...)`",
+                  "a history DataFrame, a store folder or `open_history(...)`")
 
 
 def _state(history):
