@@ -15,6 +15,12 @@ HISTORY_DOCS = {
     "outcomes_param": "outcomes : pandas.DataFrame\n    From :func:`~tlanalytics.session_outcomes`.",
     "raises_trends": "Raises\n------\ntlanalytics.errors.InvalidArgumentError\n    Not a trend table.",
     "raises_outcomes": "Raises\n------\ntlanalytics.errors.InvalidArgumentError\n    Not an outcomes table.",
+    "raises_invalid": "Raises\n------\ntlanalytics.errors.InvalidArgumentError",
+    "history_param": ("history : pandas.DataFrame, str, os.PathLike or History\n"
+                      "    A history frame (:func:`~tlanalytics.load_history`,\n"
+                      "    :func:`~tlanalytics.generate_history`), or a store: a folder or\n"
+                      "    :func:`~tlanalytics.open_history` (read per session, never a frame of\n"
+                      "    every row; the same figures)."),
     "hist_ax": "ax : matplotlib.axes.Axes, optional\n    Where to draw; the current Axes when None.",
     "returns_ax": "Returns\n-------\nmatplotlib.axes.Axes",
 }

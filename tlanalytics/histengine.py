@@ -29,7 +29,7 @@ import pandas as pd
 
 from .errors import InvalidArgumentError
 from .histfiles import plan
-from .histstate import NAT, STATE_COLUMNS, HistoryState, empty_state, merge_states, reduce_frame
+from .histstate import NAT, STATE_COLUMNS, HistoryState, arrow_status, empty_state, merge_states, reduce_frame
 
 __all__ = ["History", "open_history", "ENGINES"]
 
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 #: Engines of :func:`open_history`.
 ENGINES = ("auto", "duckdb", "arrow")
+_MEMORY = "1GB"  # DuckDB's working memory (it spills to disk beyond): keeps the year under 2 GiB in all
 _READ = ("upload_id", "status", "total_size", "created_at", "expires_at", "uploaded_size")
 
 
@@ -197,7 +198,7 @@ def _duckdb_state(moments, sources, handle):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    con = duckdb.connect()
+    con = duckdb.connect(config={"threads": 2, "preserve_insertion_order": False, "memory_limit": _MEMORY})
     try:
         whole = [str(p) for p, take in sources if take is None]
         partial = [(str(p), take) for p, take in sources if take is not None]
@@ -207,12 +208,10 @@ def _duckdb_state(moments, sources, handle):
                 present |= {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)",
                                                       [files]).fetchall()}
         cast = {"upload_id": "VARCHAR", "status": "VARCHAR", "total_size": "BIGINT", "uploaded_size": "BIGINT"}
-        cols = ["epoch_us(snapshot_at) * 1000 AS snap"]
+        cast.update(created_at="TIMESTAMPTZ", expires_at="TIMESTAMPTZ")
+        cols = ["snapshot_at AS snap"]  # times stay timestamps until the per-session result (cheaper)
         for c in _READ:
-            if c in ("created_at", "expires_at"):
-                cols.append(f"epoch_us({c}) * 1000 AS {c}" if c in present else f"NULL::BIGINT AS {c}")
-            else:
-                cols.append(f"{c}::{cast[c]} AS {c}" if c in present else f"NULL::{cast[c]} AS {c}")
+            cols.append(f"{c}::{cast[c]} AS {c}" if c in present else f"NULL::{cast[c]} AS {c}")
         select = ", ".join(cols)
         lo = "" if handle.since is None else f" AND epoch_us(snapshot_at) >= {-(-handle.since.value // 1000)}"
         hi = "" if handle.until is None else f" AND epoch_us(snapshot_at) <= {handle.until.value // 1000}"
@@ -227,36 +226,52 @@ def _duckdb_state(moments, sources, handle):
         con.execute("CREATE TEMP VIEW h AS " + " UNION ALL ".join(parts))
         terminal = "('completed', 'failed', 'expired')"
         opened = (con.sql(f"""
-            SELECT snap, count(*) AS n, coalesce(sum(coalesce(total_size, 0)), 0)::BIGINT AS b FROM h
-            WHERE snap IS NOT NULL AND (status IS NULL OR status NOT IN {terminal})
+            SELECT epoch_us(snap) * 1000 AS snap, count(*) AS n, coalesce(sum(coalesce(total_size, 0)), 0)::BIGINT AS b
+            FROM h WHERE snap IS NOT NULL AND (status IS NULL OR status NOT IN {terminal})
               AND NOT coalesce(expires_at <= snap, false)
-            GROUP BY snap ORDER BY snap""").fetchnumpy())
+            GROUP BY ALL ORDER BY snap""").fetchnumpy())
         terms = ("completed", "failed", "expired")
         firsts = ", ".join(f"min(snap) FILTER (WHERE status = '{s}') AS first_{s}" for s in terms)
-        prevs = ", ".join(f"max(h.snap) FILTER (WHERE h.snap < a.first_{s}) AS prev_{s}" for s in terms)
+        con.execute(f"""
+            CREATE TEMP TABLE a AS
+            SELECT upload_id, min(snap) AS first_seen, max(snap) AS last_seen, count(*) AS sightings, {firsts},
+                   max(snap) FILTER (WHERE status IS NULL OR status NOT IN {terminal}) AS last_going,
+                   arg_max({{'s': status, 'e': expires_at, 'c': created_at, 't': total_size}}, snap) AS last_row,
+                   max(snap) FILTER (WHERE uploaded_size IS NOT NULL) AS uploaded_at,
+                   arg_max(uploaded_size, snap) FILTER (WHERE uploaded_size IS NOT NULL) AS uploaded_size
+            FROM h WHERE upload_id IS NOT NULL AND snap IS NOT NULL GROUP BY upload_id""")
+        # Usually a session is seen going, then with one terminal status: the sighting before that status is
+        # its last sighting going (`last_going`). Only the others (two terminal statuses, or going again after
+        # one) need a second pass over their rows.
+        odd = ("(first_completed IS NOT NULL)::INT + (first_failed IS NOT NULL)::INT + "
+               "(first_expired IS NOT NULL)::INT > 1 OR last_going > least(first_completed, first_failed, first_expired)")
+        con.execute(f"CREATE TEMP TABLE odd AS SELECT upload_id, {', '.join('first_' + s for s in terms)} FROM a "
+                    f"WHERE {odd}")
+        prevs = ", ".join(f"max(h.snap) FILTER (WHERE h.snap < o.first_{s}) AS prev_{s}" for s in terms)
+        if con.sql("SELECT count(*) FROM odd").fetchall()[0][0]:
+            con.execute(f"""CREATE TEMP TABLE p AS SELECT h.upload_id, {prevs} FROM h JOIN odd o USING (upload_id)
+                            GROUP BY h.upload_id""")
+        else:
+            con.execute("CREATE TEMP TABLE p AS SELECT upload_id, " + ", ".join(
+                f"NULL::TIMESTAMPTZ AS prev_{s}" for s in terms) + " FROM odd")
+        us = lambda c: f"epoch_us({c}) * 1000"  # noqa: E731
+        prev = lambda s: us(f"CASE WHEN o.upload_id IS NOT NULL THEN p.prev_{s} "  # noqa: E731
+                            f"WHEN a.first_{s} IS NOT NULL THEN a.last_going END") + f" AS prev_{s}"
         table = con.sql(f"""
-            WITH a AS (
-              SELECT upload_id, min(snap) AS first_seen, max(snap) AS last_seen, count(*) AS sightings, {firsts},
-                     arg_max({{'s': status, 'e': expires_at, 'c': created_at, 't': total_size}}, snap) AS last_row,
-                     max(snap) FILTER (WHERE uploaded_size IS NOT NULL) AS uploaded_at,
-                     arg_max(uploaded_size, snap) FILTER (WHERE uploaded_size IS NOT NULL) AS uploaded_size
-              FROM h WHERE upload_id IS NOT NULL AND snap IS NOT NULL GROUP BY upload_id),
-            p AS (
-              SELECT h.upload_id, {prevs} FROM h JOIN a USING (upload_id)
-              WHERE h.snap < greatest(coalesce(a.first_completed, 0), coalesce(a.first_failed, 0),
-                                    coalesce(a.first_expired, 0))
-              GROUP BY h.upload_id)
-            SELECT a.upload_id, first_seen, last_seen, sightings, first_completed, first_failed, first_expired,
-                   prev_completed, prev_failed, prev_expired, last_row.s AS last_status,
-                   last_row.e AS expires_at, last_row.c AS created_at, last_row.t AS total_size,
-                   uploaded_at, uploaded_size
-            FROM a LEFT JOIN p USING (upload_id)""").to_arrow_table()
+            SELECT a.upload_id, {us('first_seen')} AS first_seen, {us('last_seen')} AS last_seen, sightings,
+                   {', '.join(us(f'a.first_{s}') + f' AS first_{s}' for s in terms)},
+                   {', '.join(prev(s) for s in terms)},
+                   last_row.s AS last_status, {us('last_row.e')} AS expires_at, {us('last_row.c')} AS created_at,
+                   last_row.t AS total_size, {us('uploaded_at')} AS uploaded_at, uploaded_size
+            FROM a LEFT JOIN odd o USING (upload_id) LEFT JOIN p USING (upload_id)""").to_arrow_table()
     finally:
         con.close()
     sessions = {}
     for name in STATE_COLUMNS:
         col = table.column(name)
-        if name in ("upload_id", "last_status"):
+        if name == "last_status":
+            sessions[name] = arrow_status(col)
+        elif name == "upload_id":
             sessions[name] = pd.array(col.to_pandas(), dtype="string")
         else:
             fill = -1 if name in ("total_size", "uploaded_size") else NAT

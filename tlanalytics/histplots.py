@@ -67,9 +67,7 @@ def plot_trends(trends, *, kind="outcomes", ax=None, **kwargs):
 
     {returns_ax}
 
-    Raises
-    ------
-    tlanalytics.errors.InvalidArgumentError
+    {raises_invalid}
         Not a trend table, or an unknown ``kind``.
 
     Examples

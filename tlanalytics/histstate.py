@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidArgumentError
-from .schema import TERMINAL_STATUSES
+from .schema import STATUSES, TERMINAL_STATUSES
 
 __all__ = ["HistoryState", "STATE_COLUMNS", "NAT", "reduce_frame", "merge_states", "empty_state", "snapshot_ns",
            "to_ns", "open_flags", "open_by_snapshot", "status_codes",
@@ -65,6 +65,24 @@ def require_frame(value, name, needed, source, kind="a pandas DataFrame"):
         raise InvalidArgumentError(f"The columns {missing} are missing; pass {source}.")
 
 
+def status_categorical(values):
+    """Statuses as a Categorical with the categories every engine gives: the API's, then others seen, sorted."""
+    cat = pd.Categorical(values) if not isinstance(values, pd.Categorical) else values
+    cat = cat.remove_unused_categories()
+    extra = sorted(str(c) for c in cat.categories if c not in STATUSES)
+    return cat.set_categories(list(STATUSES) + extra)
+
+
+def arrow_status(col):
+    """:func:`status_categorical` of an Arrow string column (dictionary-encoded in C++, no Python strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    enc = (col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col).dictionary_encode()
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+    return status_categorical(pd.Categorical.from_codes(codes, categories=pd.Index(enc.dictionary.to_pylist())))
+
+
 def to_ns(series):
     """Nanoseconds since the epoch of a UTC datetime column, NaT as :data:`NAT`."""
     return pd.to_datetime(series, utc=True).astype("datetime64[ns, UTC]").array.asi8
@@ -97,7 +115,7 @@ def empty_state(snapshots=()):
     snaps = np.unique(np.asarray(snapshots, dtype=np.int64))
     cols = {c: np.array([], dtype=np.int64) for c in STATE_COLUMNS}
     cols["upload_id"] = pd.array([], dtype="string")
-    cols["last_status"] = pd.array([], dtype="string")
+    cols["last_status"] = status_categorical(pd.Categorical([]))
     return HistoryState(pd.DataFrame(cols), snaps, np.zeros(len(snaps), np.int64), np.zeros(len(snaps), np.int64))
 
 
@@ -175,7 +193,8 @@ def reduce_frame(history):
         cols[f"prev_{s}"] = at(prev_s, prev_s >= 0)
     last_pos = by_rank[np.clip(last, 0, n - 1)]  # row position of each session's last sighting
     st = plain["status"].iloc[last_pos]
-    cols["last_status"] = pd.array(np.where(st.notna(), st.astype(object), None), dtype="string")
+    cols["last_status"] = status_categorical(st.array if isinstance(st.dtype, pd.CategoricalDtype)
+                                             else pd.Categorical(st.astype(object)))
     cols["expires_at"] = np.where(seen, expires_all[last_pos], NAT)
     cols["created_at"] = to_ns(plain["created_at"].iloc[last_pos])
     cols["total_size"] = plain["total_size"].iloc[last_pos].to_numpy("int64", na_value=-1)
@@ -238,9 +257,9 @@ def merge_states(states):
         chosen = np.full(len(starts), NAT, np.int64)
         chosen[group[is_first]] = prev[is_first]
         out[f"prev_{s}"] = chosen
-    for name in ("last_status", "expires_at", "created_at", "total_size"):
+    for name in ("expires_at", "created_at", "total_size"):
         out[name] = col(name)[ends]
-    out["last_status"] = pd.array(out["last_status"], dtype="string")
+    out["last_status"] = status_categorical(pd.Categorical(cat["last_status"].astype(object).to_numpy()[order][ends]))
     up_at = col("uploaded_at")
     up_max = np.maximum.reduceat(up_at, starts)
     hit = (up_at != NAT) & (up_at == up_max[group])

@@ -20,6 +20,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from ._docfill import HISTORY_DOCS, fill_doc
 from .completion import completion_durations, kaplan_meier, quantile_time
 from .errors import InvalidArgumentError
 from .histstate import NAT as _NAT
@@ -32,6 +33,7 @@ __all__ = ["OUTCOMES", "ANALYSIS_COLUMNS", "open_rows", "session_outcomes", "tre
 OUTCOMES = ("completed", "expired", "failed", "ended unseen", "open")
 #: The stored columns the analyses read: ``load_history(columns=ANALYSIS_COLUMNS)`` needs half the memory.
 ANALYSIS_COLUMNS = ("upload_id", "status", "total_size", "created_at", "expires_at", "uploaded_size")
+_CODE = {name: i for i, name in enumerate(OUTCOMES)}
 _NEEDED = ("snapshot_at", "upload_id", "status", "total_size", "created_at", "expires_at")
 
 
@@ -81,6 +83,7 @@ def open_rows(history):
     return open_flags(codes, names, to_ns(history["expires_at"]), to_ns(history["snapshot_at"]))
 
 
+@fill_doc(HISTORY_DOCS)
 def session_outcomes(history):
     """One row per session: when it was seen, how it ended, and what it cost.
 
@@ -111,11 +114,11 @@ def session_outcomes(history):
 
     Parameters
     ----------
-    history : pandas.DataFrame
-        A history frame (``snapshot_at``, ``upload_id``, ``status``,
-        ``total_size``, ``created_at``, ``expires_at``; ``uploaded_size``
-        optional). ``attrs["snapshots"]`` adds snapshots that listed nothing.
-        Rows without an ``upload_id`` are ignored.
+    {history_param}
+        A frame has ``snapshot_at``, ``upload_id``, ``status``,
+        ``total_size``, ``created_at``, ``expires_at`` (``uploaded_size``
+        optional); its ``attrs["snapshots"]`` adds snapshots that listed
+        nothing. Rows without an ``upload_id`` are ignored.
 
     Returns
     -------
@@ -125,13 +128,13 @@ def session_outcomes(history):
         ``created_at``, ``expires_at``, ``ended_after``, ``ended_by``,
         ``ended_at``, ``time_to_outcome`` (``ended_at - created_at``),
         ``total_size``, ``uploaded_size``, ``bytes_wasted``; listing fields
-        from the last sighting. Sorted by ``first_seen``, then in listing order.
+        from the last sighting. Sorted by ``first_seen``, then ``upload_id``.
         ``attrs["snapshots"]``: every snapshot moment.
 
-    Raises
-    ------
-    tlanalytics.errors.InvalidArgumentError
-        ``history`` is not a history frame.
+    {raises_invalid}
+        ``history`` is not a history.
+    tlanalytics.errors.FileFormatError
+        A store's file is damaged (see :func:`~tlanalytics.load_history`).
 
     Examples
     --------
@@ -159,37 +162,42 @@ def _rules(state):
     outcome = np.select(
         [open_last, c_seen, f_seen, e_seen, has_exp & (expires <= last_seen),
          has_exp & (next_ns != _NAT) & (expires <= next_ns)],
-        ["open", "completed", "failed", "expired", "expired", "expired"], "ended unseen")
+        [_CODE[k] for k in ("open", "completed", "failed", "expired", "expired", "expired")], _CODE["ended unseen"])
     term_ns = np.where(c_seen, firsts["completed"], np.where(f_seen, firsts["failed"], firsts["expired"]))
     prev_ns = np.where(c_seen, col("prev_completed"), np.where(f_seen, col("prev_failed"), col("prev_expired")))
     by_status = term_ns != _NAT
     ended_after = np.where(by_status, prev_ns, last_seen)
     ended_by = np.where(by_status, term_ns, next_ns)
-    clock = (outcome == "expired") & has_exp
+    clock = (outcome == _CODE["expired"]) & has_exp
     exp_end = np.where(by_status, np.minimum(expires, term_ns), expires)
     ended_after = np.where(clock, exp_end, ended_after)
     ended_by = np.where(clock, exp_end, ended_by)
-    is_open = outcome == "open"
+    is_open = outcome == _CODE["open"]
     ended_after = np.where(is_open, _NAT, ended_after)
     ended_by = np.where(is_open, _NAT, ended_by)
     uploaded = col("uploaded_size")
-    wasted = np.where(np.isin(outcome, ["expired", "failed", "ended unseen"]), uploaded, 0)
+    wasted = np.where(np.isin(outcome, [_CODE[k] for k in ("expired", "failed", "ended unseen")]), uploaded, 0)
 
     utc = lambda v: pd.Series(np.asarray(v, dtype=np.int64).view("datetime64[ns]")).dt.tz_localize("UTC")  # noqa: E731
     ints = lambda v: pd.arrays.IntegerArray(np.where(v >= 0, v, 0).astype(np.int64), v < 0)  # noqa: E731
-    last_status = s["last_status"].astype("category")
+    last_status = s["last_status"]
     out = pd.DataFrame({
         "upload_id": s["upload_id"].astype("string").array,
         "first_seen": utc(col("first_seen")), "last_seen": utc(last_seen),
         "sightings": col("sightings"), "last_status": last_status.array,
-        "outcome": pd.Categorical(outcome, categories=list(OUTCOMES)),
+        "outcome": pd.Categorical.from_codes(outcome, categories=list(OUTCOMES)),
         "created_at": utc(created), "expires_at": utc(expires),
         "ended_after": utc(ended_after), "ended_by": utc(ended_by), "ended_at": utc(ended_by),
     })
     out["time_to_outcome"] = out["ended_at"] - out["created_at"]
     out["total_size"], out["uploaded_size"], out["bytes_wasted"] = ints(col("total_size")), ints(uploaded), ints(wasted)
-    # By first sighting, then by id: the same order whichever engine reduced the history.
-    out = out.sort_values(["first_seen", "upload_id"], kind="stable", ignore_index=True)
+    # By first sighting, then by id: the same order whichever engine reduced the history (sorted in C++).
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = pa.table({"f": col("first_seen"), "u": pa.array(out["upload_id"].to_numpy(dtype=object), pa.string())})
+    out = out.take(pc.sort_indices(keys, sort_keys=[("f", "ascending"), ("u", "ascending")]).to_numpy()) \
+        .reset_index(drop=True)
     out.attrs["snapshots"] = list(pd.to_datetime(snaps, utc=True))
     return out
 
@@ -200,13 +208,13 @@ def _periods(values, freq):
     return pd.PeriodIndex(naive, freq=freq) if len(naive) else pd.PeriodIndex([], freq=freq)
 
 
+@fill_doc(HISTORY_DOCS)
 def trends(history, freq="D", *, outcomes=None):
     """Per period: sessions created and ended by outcome, open sessions, bytes and times to complete.
 
     Parameters
     ----------
-    history : pandas.DataFrame
-        A history frame.
+    {history_param}
     freq : str, default "D"
         Period length, any pandas period frequency ("h", "D", "W", "M").
     outcomes : pandas.DataFrame, optional
@@ -230,10 +238,8 @@ def trends(history, freq="D", *, outcomes=None):
         :func:`~tlanalytics.completion_curve`, over the sessions created in the period;
         NaT until half, or 90 %, of them are known to have completed).
 
-    Raises
-    ------
-    tlanalytics.errors.InvalidArgumentError
-        Not a history frame, or an unknown ``freq``.
+    {raises_invalid}
+        Not a history, or an unknown ``freq``.
 
     Examples
     --------
