@@ -23,13 +23,15 @@ arrow engine runs instead, so a damaged file is named (or skipped with
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pandas as pd
 
 from .errors import InvalidArgumentError
-from .histfiles import plan
-from .histstate import NAT, STATE_COLUMNS, HistoryState, arrow_status, empty_state, merge_states, reduce_frame
+from .histfiles import is_compacted, plan
+from .histstate import (NAT, STATE_COLUMNS, HistoryState, arrow_status, empty_state, merge_states, reduce_frame,
+                        reduce_sorted)
 
 __all__ = ["History", "open_history", "ENGINES"]
 
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 
 #: Engines of :func:`open_history`.
 ENGINES = ("auto", "duckdb", "arrow")
-_MEMORY = "1GB"  # DuckDB's working memory (it spills to disk beyond): keeps the year under 2 GiB in all
+_MEMORY = "3GB"  # DuckDB's working memory (it spills to disk beyond): keeps the year under 2 GiB in all
 _READ = ("upload_id", "status", "total_size", "created_at", "expires_at", "uploaded_size")
 
 
@@ -155,7 +157,8 @@ def _reduce(handle, engine):
 
 
 def _arrow_state(moments, sources, handle):
-    """The state folded over whole days of files, about 256 files at a time."""
+    """The state folded over the files in time order: a whole compacted day at once (its rows come by
+    session: :func:`~tlanalytics.histstate.reduce_sorted`), other days in batches of about 256 files."""
     import pyarrow as pa
 
     from .history import _BATCH, _arrow_schema, _batches, _columns, _frame, _read_sources
@@ -164,13 +167,52 @@ def _arrow_state(moments, sources, handle):
     schema = pa.schema([full.field("snapshot_at")] + [full.field(c) for c in _READ])
     lo = None if handle.since is None else handle.since.value
     hi = None if handle.until is None else handle.until.value
-    parts, skipped = [], []
-    for batch in _batches(sources, _BATCH):
-        frame = _frame(_columns(_read_sources(batch, schema, handle.on_damaged, skipped, lo, hi)))
-        parts.append(reduce_frame(frame))
-        del frame
-        pa.default_memory_pool().release_unused()
+    parts, skipped, pending = [], [], []
+
+    def flush():
+        for batch in _batches(pending, _BATCH):
+            frame = _frame(_columns(_read_sources(batch, schema, handle.on_damaged, skipped, lo, hi)))
+            parts.append(reduce_frame(frame))
+            del frame
+            pa.default_memory_pool().release_unused()
+        pending.clear()
+
+    days = {}
+    for path, take in sources:
+        days.setdefault(path.parent.name, []).append((path, take))
+    for day in days.values():  # sources come in time order, a day's together
+        if len(day) == 1 and day[0][1] is None and is_compacted(day[0][0]):
+            flush()
+            parts.append(_sorted_state(_read_sources(day, schema, handle.on_damaged, skipped, lo, hi, by_session=True)))
+            continue
+        pending.extend(day)
+    flush()
     return _with_moments(merge_states(parts), moments, skipped)
+
+
+def _sorted_state(table):
+    """:func:`~tlanalytics.histstate.reduce_sorted` of a compacted day's Arrow table."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def ints(name, fill):
+        return np.asarray(pc.fill_null(table.column(name).cast(pa.int64()), fill).to_numpy(), dtype=np.int64)
+
+    status = table.column("status").combine_chunks().dictionary_encode()
+    codes = np.asarray(pc.fill_null(status.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return reduce_sorted(table.column("upload_id").combine_chunks(), _us_to_ns(table, "snapshot_at"), codes,
+                         status.dictionary.to_pylist(), _us_to_ns(table, "created_at"),
+                         _us_to_ns(table, "expires_at"), ints("total_size", -1), ints("uploaded_size", -1))
+
+
+def _us_to_ns(table, name):
+    """A microsecond timestamp column as int64 ns, nulls as :data:`NAT`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    us = table.column(name).cast(pa.int64())
+    return np.where(pc.is_null(us).to_numpy(zero_copy_only=False), NAT,
+                    np.asarray(pc.fill_null(us, 0).to_numpy(), dtype=np.int64) * 1000)
 
 
 def _with_moments(state, moments, skipped=()):
@@ -225,11 +267,13 @@ def _duckdb_state(moments, sources, handle):
                          f"WHERE epoch_us(snapshot_at) IN ({held})")
         con.execute("CREATE TEMP VIEW h AS " + " UNION ALL ".join(parts))
         terminal = "('completed', 'failed', 'expired')"
+        started = time.perf_counter()
         opened = (con.sql(f"""
             SELECT epoch_us(snap) * 1000 AS snap, count(*) AS n, coalesce(sum(coalesce(total_size, 0)), 0)::BIGINT AS b
             FROM h WHERE snap IS NOT NULL AND (status IS NULL OR status NOT IN {terminal})
               AND NOT coalesce(expires_at <= snap, false)
             GROUP BY ALL ORDER BY snap""").fetchnumpy())
+        log.debug("duckdb: open sessions per snapshot in %.1f s", time.perf_counter() - started)
         terms = ("completed", "failed", "expired")
         firsts = ", ".join(f"min(snap) FILTER (WHERE status = '{s}') AS first_{s}" for s in terms)
         con.execute(f"""
@@ -240,6 +284,7 @@ def _duckdb_state(moments, sources, handle):
                    max(snap) FILTER (WHERE uploaded_size IS NOT NULL) AS uploaded_at,
                    arg_max(uploaded_size, snap) FILTER (WHERE uploaded_size IS NOT NULL) AS uploaded_size
             FROM h WHERE upload_id IS NOT NULL AND snap IS NOT NULL GROUP BY upload_id""")
+        log.debug("duckdb: per-session aggregate in %.1f s", time.perf_counter() - started)
         # Usually a session is seen going, then with one terminal status: the sighting before that status is
         # its last sighting going (`last_going`). Only the others (two terminal statuses, or going again after
         # one) need a second pass over their rows.
@@ -264,6 +309,7 @@ def _duckdb_state(moments, sources, handle):
                    last_row.s AS last_status, {us('last_row.e')} AS expires_at, {us('last_row.c')} AS created_at,
                    last_row.t AS total_size, {us('uploaded_at')} AS uploaded_at, uploaded_size
             FROM a LEFT JOIN odd o USING (upload_id) LEFT JOIN p USING (upload_id)""").to_arrow_table()
+        log.debug("duckdb: result in %.1f s", time.perf_counter() - started)
     finally:
         con.close()
     sessions = {}

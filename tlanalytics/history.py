@@ -313,8 +313,11 @@ def _batches(sources, size):
     return out + [cur] if cur else out
 
 
-def _read_sources(batch, schema, on_damaged, skipped, lo, hi):
-    """One Arrow table of a batch of sources in snapshot order (compacted files filtered to their moments)."""
+def _read_sources(batch, schema, on_damaged, skipped, lo, hi, by_session=False):
+    """One Arrow table of a batch of sources in snapshot order (compacted files filtered to their moments).
+
+    ``by_session``: a lone compacted file keeps its order, by (upload_id, snapshot_at).
+    """
     pa, _ = _pa()
     import pyarrow.compute as pc
 
@@ -344,7 +347,7 @@ def _read_sources(batch, schema, on_damaged, skipped, lo, hi):
     if not tables:
         return schema.empty_table()
     table = pa.concat_tables(tables)
-    if len(tables) > 1 or len(hourly) < len(batch):  # rows of a compacted day come by session: back to snapshots
+    if not by_session and (len(tables) > 1 or len(hourly) < len(batch)):  # compacted rows come by session
         keys = [k for k in ("snapshot_at", "created_at", "upload_id") if k in table.column_names]
         table = table.sort_by([(k, "ascending") for k in keys])
     return table

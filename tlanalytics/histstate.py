@@ -232,6 +232,8 @@ def merge_states(states):
     parts = [s.sessions for s in states if len(s.sessions)]
     if not parts:
         return HistoryState(empty_state().sessions, all_snaps, open_count, open_bytes)
+    extra = sorted({str(c) for p in parts for c in p["last_status"].cat.categories} - set(STATUSES))
+    parts = [p.assign(last_status=p["last_status"].cat.set_categories(list(STATUSES) + extra)) for p in parts]
     cat = pd.concat(parts, ignore_index=True)
     part = np.concatenate([np.full(len(p), i, np.int64) for i, p in enumerate(parts)])
     codes, uniques = pd.factorize(cat["upload_id"])
@@ -241,7 +243,7 @@ def merge_states(states):
     ends = np.r_[starts[1:], len(codes)] - 1
     col = lambda name: cat[name].to_numpy()[order]  # noqa: E731
     first_seen, last_seen = col("first_seen"), col("last_seen")
-    out = {"upload_id": pd.array(np.asarray(uniques, dtype=object)[codes[starts]], dtype="string"),
+    out = {"upload_id": pd.Index(uniques).take(codes[starts]).array,
            "first_seen": np.minimum.reduceat(first_seen, starts), "last_seen": np.maximum.reduceat(last_seen, starts),
            "sightings": np.add.reduceat(col("sightings"), starts)}
     same_as_prev = np.r_[False, codes[1:] == codes[:-1]]
@@ -259,7 +261,9 @@ def merge_states(states):
         out[f"prev_{s}"] = chosen
     for name in ("expires_at", "created_at", "total_size"):
         out[name] = col(name)[ends]
-    out["last_status"] = status_categorical(pd.Categorical(cat["last_status"].astype(object).to_numpy()[order][ends]))
+    status = cat["last_status"]
+    out["last_status"] = status_categorical(pd.Categorical.from_codes(
+        np.asarray(status.cat.codes)[order][ends], categories=status.cat.categories))
     up_at = col("uploaded_at")
     up_max = np.maximum.reduceat(up_at, starts)
     hit = (up_at != NAT) & (up_at == up_max[group])
@@ -267,3 +271,57 @@ def merge_states(states):
     uploaded[group[hit]] = col("uploaded_size")[hit]
     out["uploaded_at"], out["uploaded_size"] = up_max, uploaded
     return HistoryState(pd.DataFrame({c: out[c] for c in STATE_COLUMNS}), all_snaps, open_count, open_bytes)
+
+
+def reduce_sorted(ids, snap, status, names, created, expires, total, uploaded):
+    """The :class:`HistoryState` of rows sorted by (``upload_id``, ``snapshot_at``): a compacted day file.
+
+    Each session is a run of rows, so every per-session figure is a reduction
+    over contiguous runs (``ufunc.reduceat``), no hashing. ``ids`` is an Arrow
+    string array; ``snap``, ``created``, ``expires`` int64 ns (:data:`NAT`
+    missing); ``status`` codes into ``names`` (-1 missing); ``total`` and
+    ``uploaded`` int64 (-1 missing). Rows without an id are left out of the
+    sessions but counted in the open sessions per snapshot, as by
+    :func:`reduce_frame`.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lookup = {name: i for i, name in enumerate(names)}
+    valid = snap != NAT
+    snaps = np.unique(snap[valid])
+    flags = open_flags(status, lookup, expires, snap) & valid
+    k = np.searchsorted(snaps, snap[flags])
+    open_count = np.bincount(k, minlength=len(snaps)).astype(np.int64)
+    open_bytes = np.rint(np.bincount(k, weights=np.maximum(total[flags], 0).astype(np.float64),
+                                     minlength=len(snaps))).astype(np.int64)
+    keep = valid & np.asarray(ids.is_valid().to_numpy(zero_copy_only=False))
+    if not keep.all():
+        idx = np.nonzero(keep)[0]
+        ids = ids.take(pa.array(idx))
+        snap, status, created, expires, total, uploaded = (a[idx] for a in (snap, status, created, expires, total,
+                                                                              uploaded))
+    n = len(snap)
+    if not n:
+        return HistoryState(empty_state().sessions, snaps, open_count, open_bytes)
+    change = pc.not_equal(ids.slice(1), ids.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    starts = np.nonzero(np.r_[True, change])[0]
+    ends = np.r_[starts[1:], n] - 1
+    pos = np.arange(n)
+    cols = {"first_seen": snap[starts], "last_seen": snap[ends], "sightings": np.diff(np.r_[starts, n]).astype(np.int64)}
+    for s in _TERMS:
+        hit = status == lookup[s] if s in lookup else np.zeros(n, bool)
+        first = np.minimum.reduceat(np.where(hit, pos, n), starts)
+        found = first < n
+        cols[f"first_{s}"] = np.where(found, snap[np.minimum(first, n - 1)], NAT)
+        before = found & (first > starts)  # rows are in time order within a run: the one before is the previous sighting
+        cols[f"prev_{s}"] = np.where(before, snap[np.maximum(first - 1, 0)], NAT)
+    cat = pd.Categorical.from_codes(status[ends], categories=pd.Index(list(names)))
+    cols["last_status"] = status_categorical(cat)
+    cols["expires_at"], cols["created_at"], cols["total_size"] = expires[ends], created[ends], total[ends]
+    known = np.maximum.reduceat(np.where(uploaded >= 0, pos, -1), starts)
+    cols["uploaded_at"] = np.where(known >= 0, snap[np.maximum(known, 0)], NAT)
+    cols["uploaded_size"] = np.where(known >= 0, uploaded[np.maximum(known, 0)], -1)
+    sessions = pd.DataFrame({"upload_id": pd.arrays.ArrowStringArray(ids.take(pa.array(starts)).cast(pa.string())),
+                             **{c: cols[c] for c in STATE_COLUMNS[1:]}})
+    return HistoryState(sessions, snaps, open_count, open_bytes)
