@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidArgumentError
+from .histcache import read_cache, sorted_state
 from .histfiles import is_compacted, plan
-from .histstate import (NAT, STATE_COLUMNS, HistoryState, arrow_status, empty_state, merge_states, reduce_frame,
-                        reduce_sorted)
+from .histstate import NAT, STATE_COLUMNS, HistoryState, arrow_status, empty_state, merge_states, reduce_frame
 
 __all__ = ["History", "open_history", "ENGINES"]
 
@@ -183,36 +183,14 @@ def _arrow_state(moments, sources, handle):
     for day in days.values():  # sources come in time order, a day's together
         if len(day) == 1 and day[0][1] is None and is_compacted(day[0][0]):
             flush()
-            parts.append(_sorted_state(_read_sources(day, schema, handle.on_damaged, skipped, lo, hi, by_session=True)))
+            whole_day = lo is None and hi is None  # a cut day is reduced from its rows
+            cached = read_cache(handle.store, day[0][0]) if whole_day else None
+            parts.append(cached if cached is not None else sorted_state(
+                _read_sources(day, schema, handle.on_damaged, skipped, lo, hi, by_session=True)))
             continue
         pending.extend(day)
     flush()
     return _with_moments(merge_states(parts), moments, skipped)
-
-
-def _sorted_state(table):
-    """:func:`~tlanalytics.histstate.reduce_sorted` of a compacted day's Arrow table."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    def ints(name, fill):
-        return np.asarray(pc.fill_null(table.column(name).cast(pa.int64()), fill).to_numpy(), dtype=np.int64)
-
-    status = table.column("status").combine_chunks().dictionary_encode()
-    codes = np.asarray(pc.fill_null(status.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return reduce_sorted(table.column("upload_id").combine_chunks(), _us_to_ns(table, "snapshot_at"), codes,
-                         status.dictionary.to_pylist(), _us_to_ns(table, "created_at"),
-                         _us_to_ns(table, "expires_at"), ints("total_size", -1), ints("uploaded_size", -1))
-
-
-def _us_to_ns(table, name):
-    """A microsecond timestamp column as int64 ns, nulls as :data:`NAT`."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    us = table.column(name).cast(pa.int64())
-    return np.where(pc.is_null(us).to_numpy(zero_copy_only=False), NAT,
-                    np.asarray(pc.fill_null(us, 0).to_numpy(), dtype=np.int64) * 1000)
 
 
 def _with_moments(state, moments, skipped=()):

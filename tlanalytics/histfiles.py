@@ -145,6 +145,7 @@ def _present_columns(day_sources):
 
 def _compact_day(root, day, on_damaged):
     """Compact one day folder; return the file written, or None when there was nothing to do."""
+    from .histcache import drop_cache, write_cache
     from .history import _write_table
 
     skipped = []
@@ -158,6 +159,7 @@ def _compact_day(root, day, on_damaged):
     meta = {"format": "tlanalytics-compacted", "version": 1, "moments": us, "rows": table.num_rows}
     table = table.replace_schema_metadata({b"tlanalytics": json.dumps(meta).encode()})
     _write_table(table, path, compacted=True)
+    write_cache(root, path, table)
     held = set(moments)
     for old in path.parent.iterdir():  # only what the new file holds: never a snapshot written meanwhile
         match = _HOURLY.match(old.name)
@@ -165,8 +167,28 @@ def _compact_day(root, day, on_damaged):
             _COMPACTED.match(old.name) and old != path and old not in skipped and _moments_of(old) <= held)
         if gone:
             old.unlink(missing_ok=True)
+            drop_cache(root, old)
     log.info("compacted %d snapshots of %s into %s", len(us), day, path)
     return path
+
+
+def _ensure_cache(root, path, on_damaged):
+    """Write the kept state of a compacted file that has none."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .histcache import cache_path, write_cache
+
+    if cache_path(root, path).exists():
+        return
+    try:
+        write_cache(root, path, pq.read_table(path))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        if on_damaged == "raise":
+            raise FileFormatError(f"The history file {path} is damaged ({exc}). Move it out of the store, or "
+                                  f"pass on_damaged='warn' to skip it.") from exc
+        warnings.warn(f"The history file {path} is damaged ({exc}); its day was left as it is.", FileFormatWarning,
+                      stacklevel=3)
 
 
 def compact_history(store=None, *, before=None, on_damaged="raise"):
@@ -222,8 +244,11 @@ def compact_history(store=None, *, before=None, on_damaged="raise"):
             continue
         folder = root / f"day={day}"
         names = [p.name for p in folder.iterdir()]
-        if not any(_HOURLY.match(n) for n in names) and sum(bool(_COMPACTED.match(n)) for n in names) <= 1:
-            continue  # already one compacted file: nothing to read
+        compacted = [n for n in names if _COMPACTED.match(n)]
+        if not any(_HOURLY.match(n) for n in names) and len(compacted) <= 1:
+            if compacted:  # already one compacted file: at most its kept state to write (stores compacted before)
+                _ensure_cache(root, folder / compacted[0], on_damaged)
+            continue
         try:
             path = _compact_day(root, day, on_damaged)
         except FileFormatError as exc:

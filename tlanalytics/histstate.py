@@ -232,18 +232,27 @@ def merge_states(states):
     parts = [s.sessions for s in states if len(s.sessions)]
     if not parts:
         return HistoryState(empty_state().sessions, all_snaps, open_count, open_bytes)
+    import pyarrow as pa
+
     extra = sorted({str(c) for p in parts for c in p["last_status"].cat.categories} - set(STATUSES))
-    parts = [p.assign(last_status=p["last_status"].cat.set_categories(list(STATUSES) + extra)) for p in parts]
-    cat = pd.concat(parts, ignore_index=True)
+    categories = list(STATUSES) + extra
     part = np.concatenate([np.full(len(p), i, np.int64) for i, p in enumerate(parts)])
-    codes, uniques = pd.factorize(cat["upload_id"])
+    # Ids are hashed once, in C++ (Arrow's dictionary encoding); the other columns are plain numpy arrays.
+    ids = pa.chunked_array([pa.array(p["upload_id"].array, pa.string()) for p in parts]).combine_chunks()
+    encoded = ids.dictionary_encode()
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     order = np.lexsort((part, codes))  # by session, then in time
     codes = codes[order]
     starts = np.nonzero(np.r_[True, codes[1:] != codes[:-1]])[0]
     ends = np.r_[starts[1:], len(codes)] - 1
-    col = lambda name: cat[name].to_numpy()[order]  # noqa: E731
+
+    def col(name):
+        if name == "last_status":
+            return np.concatenate([np.asarray(p[name].cat.set_categories(categories).cat.codes) for p in parts])[order]
+        return np.concatenate([p[name].to_numpy(np.int64) for p in parts])[order]
+
     first_seen, last_seen = col("first_seen"), col("last_seen")
-    out = {"upload_id": pd.Index(uniques).take(codes[starts]).array,
+    out = {"upload_id": pd.arrays.ArrowStringArray(encoded.dictionary.take(pa.array(codes[starts]))),
            "first_seen": np.minimum.reduceat(first_seen, starts), "last_seen": np.maximum.reduceat(last_seen, starts),
            "sightings": np.add.reduceat(col("sightings"), starts)}
     same_as_prev = np.r_[False, codes[1:] == codes[:-1]]
@@ -261,9 +270,7 @@ def merge_states(states):
         out[f"prev_{s}"] = chosen
     for name in ("expires_at", "created_at", "total_size"):
         out[name] = col(name)[ends]
-    status = cat["last_status"]
-    out["last_status"] = status_categorical(pd.Categorical.from_codes(
-        np.asarray(status.cat.codes)[order][ends], categories=status.cat.categories))
+    out["last_status"] = status_categorical(pd.Categorical.from_codes(col("last_status")[ends], categories=categories))
     up_at = col("uploaded_at")
     up_max = np.maximum.reduceat(up_at, starts)
     hit = (up_at != NAT) & (up_at == up_max[group])
