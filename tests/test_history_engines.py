@@ -108,7 +108,7 @@ def test_compaction_shrinks_days_into_one_file_and_is_idempotent(tmp_path):
     store = _store(tmp_path)
     frame = tla.load_history(store)
     written = tla.compact_history(store)
-    days = sorted({p.split("/")[0] for p in _files(store)})
+    days = sorted({p.split("/")[0] for p in _files(store) if p.startswith("day=")})
     assert len(written) == len(days) - 1  # the newest day stays hourly
     for path in written:
         assert [p.name for p in path.parent.iterdir()] == [path.name]
@@ -183,7 +183,7 @@ def test_two_compactors_racing_leave_both_files_read_once(tmp_path):
 def test_a_damaged_compacted_file_is_named_or_skipped(tmp_path):
     store = _store(tmp_path)
     tla.compact_history(store)
-    bad = sorted(store.rglob("compacted-*.parquet"))[0]
+    bad = sorted(store.glob("day=*/compacted-*.parquet"))[0]
     bad.write_bytes(b"not parquet at all")
     with pytest.raises(FileFormatError, match=bad.name):
         tla.load_history(store)
@@ -245,3 +245,25 @@ def test_the_snapshot_command_compacts_closed_days_unless_told_not_to(tmp_path):
             assert all(f.startswith("compacted-") for f in files) and len(files) == len(old_days)
         else:
             assert "compacted" not in proc.stdout and all(f.startswith("snapshot-") for f in files)
+
+
+def test_the_kept_day_states_give_the_same_figures_and_are_rebuilt_when_missing(tmp_path):
+    from tlanalytics.histcache import cache_path
+
+    store = _store(tmp_path)
+    tla.compact_history(store)
+    kept = sorted((store / "_state").rglob("*.parquet"))
+    assert kept and all((store / p.parent.name / p.name).exists() for p in kept)  # one per compacted file
+    _compare(store)  # with the kept states (arrow) against the frame path and DuckDB (which reads the rows)
+    kept[0].write_bytes(b"damaged")  # derived data: a bad one is read around, not an error
+    _compare(store)
+    for p in kept:
+        p.unlink()
+    _compare(store)
+    assert tla.compact_history(store) == [] and all(p.exists() for p in kept)  # rebuilt for compacted days
+    compacted = sorted(store.glob("day=*/compacted-*.parquet"))[0]
+    h.save_snapshot(tla.load_history(store).iloc[:2].drop(columns="snapshot_at"), store,
+                    snapshot_at=pd.Timestamp(compacted.parent.name[4:] + "T23:00:00Z"))
+    tla.compact_history(store)  # the day is rewritten: its old state goes with its old file
+    assert not cache_path(store, compacted).exists() and not compacted.exists()
+    _compare(store)

@@ -222,27 +222,24 @@ def _duckdb_state(moments, sources, handle):
     try:
         whole = [str(p) for p, take in sources if take is None]
         partial = [(str(p), take) for p, take in sources if take is not None]
-        present = set()
-        for files in [whole] + [[p] for p, _ in partial]:
-            if files:
-                present |= {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)",
-                                                      [files]).fetchall()}
-        cast = {"upload_id": "VARCHAR", "status": "VARCHAR", "total_size": "BIGINT", "uploaded_size": "BIGINT"}
-        cast.update(created_at="TIMESTAMPTZ", expires_at="TIMESTAMPTZ")
-        cols = ["snapshot_at AS snap"]  # times stay timestamps until the per-session result (cheaper)
-        for c in _READ:
-            cols.append(f"{c}::{cast[c]} AS {c}" if c in present else f"NULL::{cast[c]} AS {c}")
-        select = ", ".join(cols)
+        cast = {"upload_id": "VARCHAR", "status": "VARCHAR", "total_size": "BIGINT", "uploaded_size": "BIGINT",
+                "created_at": "TIMESTAMPTZ", "expires_at": "TIMESTAMPTZ"}
+
+        def select(files):
+            """The view's columns from ``files``; a column none of them has is null (files from before it)."""
+            present = {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)",
+                                                 [files]).fetchall()}
+            cols = ["snapshot_at AS snap"]  # times stay timestamps until the per-session result (cheaper)
+            cols += [f"{c}::{cast[c]} AS {c}" if c in present else f"NULL::{cast[c]} AS {c}" for c in _READ]
+            return (f"SELECT {', '.join(cols)} FROM read_parquet({_sql_list(files)}, union_by_name = true) "
+                    f"WHERE snapshot_at IS NOT NULL")
+
         lo = "" if handle.since is None else f" AND epoch_us(snapshot_at) >= {-(-handle.since.value // 1000)}"
         hi = "" if handle.until is None else f" AND epoch_us(snapshot_at) <= {handle.until.value // 1000}"
-        parts = []
-        if whole:
-            parts.append(f"SELECT {select} FROM read_parquet({_sql_list(whole)}, union_by_name = true) "
-                         f"WHERE TRUE{lo}{hi}")
+        parts = [select(whole) + lo + hi] if whole else []
         for path, take in partial:
             held = ", ".join(str(m // 1000) for m in sorted(take))
-            parts.append(f"SELECT {select} FROM read_parquet({_sql_list([path])}, union_by_name = true) "
-                         f"WHERE epoch_us(snapshot_at) IN ({held})")
+            parts.append(select([path]) + f" AND epoch_us(snapshot_at) IN ({held})")
         con.execute("CREATE TEMP VIEW h AS " + " UNION ALL ".join(parts))
         terminal = "('completed', 'failed', 'expired')"
         started = time.perf_counter()
@@ -259,8 +256,8 @@ def _duckdb_state(moments, sources, handle):
             SELECT upload_id, min(snap) AS first_seen, max(snap) AS last_seen, count(*) AS sightings, {firsts},
                    max(snap) FILTER (WHERE status IS NULL OR status NOT IN {terminal}) AS last_going,
                    arg_max({{'s': status, 'e': expires_at, 'c': created_at, 't': total_size}}, snap) AS last_row,
-                   max(snap) FILTER (WHERE uploaded_size IS NOT NULL) AS uploaded_at,
-                   arg_max(uploaded_size, snap) FILTER (WHERE uploaded_size IS NOT NULL) AS uploaded_size
+                   max(snap) FILTER (WHERE h.uploaded_size IS NOT NULL) AS uploaded_at,
+                   arg_max(h.uploaded_size, snap) FILTER (WHERE h.uploaded_size IS NOT NULL) AS up_size
             FROM h WHERE upload_id IS NOT NULL AND snap IS NOT NULL GROUP BY upload_id""")
         log.debug("duckdb: per-session aggregate in %.1f s", time.perf_counter() - started)
         # Usually a session is seen going, then with one terminal status: the sighting before that status is
@@ -285,7 +282,7 @@ def _duckdb_state(moments, sources, handle):
                    {', '.join(us(f'a.first_{s}') + f' AS first_{s}' for s in terms)},
                    {', '.join(prev(s) for s in terms)},
                    last_row.s AS last_status, {us('last_row.e')} AS expires_at, {us('last_row.c')} AS created_at,
-                   last_row.t AS total_size, {us('uploaded_at')} AS uploaded_at, uploaded_size
+                   last_row.t AS total_size, {us('uploaded_at')} AS uploaded_at, up_size AS uploaded_size
             FROM a LEFT JOIN odd o USING (upload_id) LEFT JOIN p USING (upload_id)""").to_arrow_table()
         log.debug("duckdb: result in %.1f s", time.perf_counter() - started)
     finally:
