@@ -183,8 +183,8 @@ def main():
     parser.add_argument("--listing-only", action="store_true", help="snapshots without the progress columns")
     parser.add_argument("--child")
     parser.add_argument("--store", type=Path)
-    parser.add_argument("--steps", default="save,compact,compact_again,outcomes_duckdb,trends_duckdb,"
-                                           "outcomes_arrow,trends_arrow,frame_outcomes,frame_trends")
+    parser.add_argument("--steps", default="save,compact,compact_again,outcomes_auto,trends_auto,outcomes_duckdb,"
+                                           "trends_duckdb,outcomes_arrow,trends_arrow,frame_outcomes,frame_trends")
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.store)

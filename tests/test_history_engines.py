@@ -267,3 +267,17 @@ def test_the_kept_day_states_give_the_same_figures_and_are_rebuilt_when_missing(
     tla.compact_history(store)  # the day is rewritten: its old state goes with its old file
     assert not cache_path(store, compacted).exists() and not compacted.exists()
     _compare(store)
+
+
+def test_auto_folds_kept_states_of_a_compacted_store_and_scans_rows_otherwise(tmp_path):
+    from tlanalytics.histengine import _auto
+    from tlanalytics.histfiles import plan
+
+    store = _store(tmp_path)
+    choose = lambda **kw: _auto(tla.open_history(store, **kw), plan(store)[1])  # noqa: E731
+    assert choose() == "duckdb"  # hourly files only: a scan of the rows
+    tla.compact_history(store)
+    assert choose() == "arrow"  # closed days compacted with their states, the newest day hourly
+    assert choose(since="2026-03-02") == "duckdb"  # a cut day is read from its rows
+    frame = tla.load_history(store)
+    pd.testing.assert_frame_equal(tla.session_outcomes(store), tla.session_outcomes(frame))

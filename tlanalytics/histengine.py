@@ -7,17 +7,25 @@ history frame: they ask it for its :class:`~tlanalytics.histstate.HistoryState`
 (one row per session, one per snapshot), which is computed here from the
 Parquet files by one of two engines, and apply the same rules as to a frame.
 
-- ``"duckdb"`` (the ``history`` extra): one SQL aggregation over the files,
-  scanned in parallel with a hash aggregation in C++; a year of hourly
-  snapshots of 5,000 sessions in seconds and a few hundred MiB.
-- ``"arrow"``: pyarrow reads whole days in batches of about 256 files, each
-  batch is reduced with numpy (:func:`~tlanalytics.histstate.reduce_frame`)
-  and the batches are folded (:func:`~tlanalytics.histstate.merge_states`);
-  memory is bounded by a batch plus the per-session state.
+- ``"duckdb"`` (the ``history`` extra): one SQL aggregation over the rows,
+  a parallel Parquet scan and a hash aggregation in C++ (plus a second pass
+  over the few sessions seen going again after a terminal status).
+- ``"arrow"``: a compacted day whose per-session state was kept by
+  compaction (:mod:`tlanalytics.histcache`) is read as that state, about a
+  twelfth of its rows; a compacted day without one is reduced from its rows
+  by runs of sessions (:func:`~tlanalytics.histstate.reduce_sorted`); other
+  days are read in batches of about 256 files and reduced with numpy
+  (:func:`~tlanalytics.histstate.reduce_frame`). The pieces are folded in
+  time order (:func:`~tlanalytics.histstate.merge_states`); memory is
+  bounded by a batch plus the per-session state.
 
-``"auto"`` uses DuckDB when it is installed. If DuckDB fails on a file, the
-arrow engine runs instead, so a damaged file is named (or skipped with
-``on_damaged="warn"``) exactly as :func:`~tlanalytics.load_history` does.
+``"auto"`` uses pyarrow when every closed day is compacted with its kept
+state (the store ``tlanalytics snapshot`` leaves) and no ``since``/``until``
+cuts a day, as folding the kept states reads far less than any scan of the
+rows; otherwise DuckDB when it is installed, else pyarrow. If DuckDB fails
+on a file, the arrow engine runs instead, so a damaged file is named (or
+skipped with ``on_damaged="warn"``) exactly as
+:func:`~tlanalytics.load_history` does.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidArgumentError
-from .histcache import read_cache, sorted_state
+from .histcache import cache_path, read_cache, sorted_state
 from .histfiles import is_compacted, plan
 from .histstate import NAT, STATE_COLUMNS, HistoryState, arrow_status, empty_state, merge_states, reduce_frame
 
@@ -65,10 +73,7 @@ class History:
     def state(self):
         """The :class:`~tlanalytics.histstate.HistoryState` (computed once, then kept)."""
         if self._state is None:
-            engine = self.engine
-            if engine == "auto":
-                engine = "duckdb" if _has_duckdb() else "arrow"
-            self._state = _reduce(self, engine)
+            self._state = _reduce(self, self.engine)
         return self._state
 
     def load(self, columns=None):
@@ -97,7 +102,8 @@ def open_history(store=None, *, since=None, until=None, engine="auto", on_damage
         Only snapshots taken at or after ``since`` and at or before ``until``.
     engine : {"auto", "duckdb", "arrow"}, default "auto"
         What reads and reduces the files (see :mod:`tlanalytics.histengine`);
-        "auto" is DuckDB when installed (``pip install "tlanalytics[history]"``),
+        "auto" is pyarrow over the kept per-day states of a compacted store,
+        else DuckDB when installed (``pip install "tlanalytics[history]"``),
         else pyarrow. Every engine gives the same figures.
     on_damaged : {"raise", "warn"}, default "raise"
         As for :func:`~tlanalytics.load_history`.
@@ -139,8 +145,10 @@ def _reduce(handle, engine):
                                 skipped=skipped)
         if not sources:
             return empty_state(moments)
+        chosen = _auto(handle, sources) if engine == "auto" else engine
+        log.debug("reducing %d files with the %s engine", len(sources), chosen)
         try:
-            if engine == "duckdb":
+            if chosen == "duckdb":
                 import duckdb
 
                 try:
@@ -154,6 +162,22 @@ def _reduce(handle, engine):
             if attempt + 1 == _ATTEMPTS or all(p.exists() for p, _ in sources):
                 raise
             log.info("a history file went away while reading (compaction); listing the store again")
+
+
+def _auto(handle, sources):
+    """The engine of ``engine="auto"``: pyarrow when the rows to read are one open day at most (every closed day
+    is compacted, with its kept state, and no ``since``/``until``), else DuckDB when installed."""
+    if not _has_duckdb():
+        return "arrow"
+    if handle.since is not None or handle.until is not None:
+        return "duckdb"
+    days = {}
+    for path, take in sources:
+        days.setdefault(path.parent.name, []).append((path, take))
+    open_rows = [d for d in days.values()
+                 if not (len(d) == 1 and d[0][1] is None and is_compacted(d[0][0])
+                         and cache_path(handle.store, d[0][0]).exists())]
+    return "arrow" if len(open_rows) <= 1 else "duckdb"
 
 
 def _arrow_state(moments, sources, handle):
