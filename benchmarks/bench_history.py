@@ -162,7 +162,7 @@ def child(step, store):
 
 
 def _size(store):
-    files = list(store.glob("day=*/*.parquet"))
+    files = list(store.rglob("*.parquet"))  # the snapshot files and the kept per-day states (_state/)
     return len(files), sum(f.stat().st_size for f in files)
 
 
