@@ -185,7 +185,8 @@ def _arrow_state(moments, sources, handle):
     session: :func:`~tlanalytics.histstate.reduce_sorted`), other days in batches of about 256 files."""
     import pyarrow as pa
 
-    from .history import _BATCH, _arrow_schema, _batches, _columns, _frame, _read_sources
+    from .histread import _batches, _columns, _frame, _read_sources
+    from .history import _BATCH, _arrow_schema
 
     full = _arrow_schema()
     schema = pa.schema([full.field("snapshot_at")] + [full.field(c) for c in _READ])

@@ -119,7 +119,8 @@ def _day_table(day_sources, names):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .history import _arrow_schema, _read_one
+    from .histread import _read_one
+    from .history import _arrow_schema
 
     schema = _arrow_schema()
     tables = []
