@@ -1,6 +1,6 @@
 """Benchmark of the snapshot history: one year of hourly snapshots of 5,000 sessions.
 
-    python benchmarks/bench_history.py [--days 365] [--sessions 5000]
+    python benchmarks/bench_history.py [--days 365] [--sessions 5000] [--steps a,b]
 
 Setup writes the store directly with pyarrow (same schema, compression and
 atomic writer as ``save_snapshot``) under ``benchmarks/_out/`` and reuses it
@@ -139,46 +139,31 @@ def child(step, store):
         result["best"] = min(times)
         print(json.dumps(result))
         return
-    columns = None if step == "load_all" else NEEDED
     _reset_peak()
-    before = _status("VmRSS")
+    result["before"] = _status("VmRSS")
     t = time.perf_counter()
-    history = tla.load_history(store, columns=columns)
-    result["load_seconds"] = time.perf_counter() - t
-    result["load_peak"] = _status("VmHWM")
-    result["rows"] = len(history)
-    result["frame_bytes"] = int(history.memory_usage(deep=False).sum())
-    if step in ("outcomes", "trends"):
-        out = None
-        if step == "trends":
-            out = tla.session_outcomes(history)
-        _reset_peak()
-        result["rss_before"] = _status("VmRSS")
-        t = time.perf_counter()
-        value = tla.session_outcomes(history) if step == "outcomes" else tla.trends(history, outcomes=out)
-        result["seconds"] = time.perf_counter() - t
-        result["peak"] = _status("VmHWM")
+    if step in ("compact", "compact_again"):  # every day but the newest, as `tlanalytics snapshot` leaves it
+        result["result_rows"] = len(tla.compact_history(store))
+    elif step.startswith(("outcomes_", "trends_")):  # the store path: no frame of every row
+        kind, engine = step.split("_", 1)
+        history = tla.open_history(store, engine=engine)
+        value = tla.session_outcomes(history) if kind == "outcomes" else tla.trends(history)
         result["result_rows"] = len(value)
-    result["before"] = before
+    else:  # the frame path: load_history of the analysis columns, then the analysis on the frame
+        history = tla.load_history(store, columns=list(tla.ANALYSIS_COLUMNS))
+        result["load_seconds"] = time.perf_counter() - t
+        result["frame_bytes"] = int(history.memory_usage(deep=False).sum())
+        result["rows"] = len(history)
+        value = tla.session_outcomes(history) if step == "frame_outcomes" else tla.trends(history)
+        result["result_rows"] = len(value)
+    result["seconds"] = time.perf_counter() - t
+    result["peak"] = _status("VmHWM")
     print(json.dumps(result))
 
 
-def duckdb_child(store):
-    """The same per-session question in DuckDB SQL (first/last sighting, last status) for comparison."""
-    import duckdb
-
-    _reset_peak()
-    t = time.perf_counter()
-    con = duckdb.connect()
-    con.execute("SET threads TO 2")
-    n = con.execute(f"""
-        SELECT count(*) FROM (
-          SELECT upload_id, min(snapshot_at) AS first_seen, max(snapshot_at) AS last_seen,
-                 arg_max(status, snapshot_at) AS last_status, bool_or(status = 'completed') AS completed
-          FROM read_parquet('{store}/*/*.parquet', hive_partitioning = true) GROUP BY upload_id)
-    """).fetchone()[0]
-    print(json.dumps({"step": "duckdb", "seconds": time.perf_counter() - t, "peak": _status("VmHWM"),
-                      "result_rows": n}))
+def _size(store):
+    files = list(store.rglob("*.parquet"))  # the snapshot files and the kept per-day states (_state/)
+    return len(files), sum(f.stat().st_size for f in files)
 
 
 def run(step, store):
@@ -198,33 +183,33 @@ def main():
     parser.add_argument("--listing-only", action="store_true", help="snapshots without the progress columns")
     parser.add_argument("--child")
     parser.add_argument("--store", type=Path)
-    parser.add_argument("--steps", default="save,load_all,outcomes,trends,duckdb")
+    parser.add_argument("--steps", default="save,compact,compact_again,outcomes_auto,trends_auto,outcomes_duckdb,"
+                                           "trends_duckdb,outcomes_arrow,trends_arrow,frame_outcomes,frame_trends")
     args = parser.parse_args()
     if args.child:
-        return duckdb_child(args.store) if args.child == "duckdb" else child(args.child, args.store)
+        return child(args.child, args.store)
     store = OUT / f"history-{args.days}d-{args.sessions}{'-listing' if args.listing_only else ''}"
     t = time.perf_counter()
     build_store(store, args.days, args.sessions, not args.listing_only)
-    print(f"setup: {time.perf_counter() - t:.0f} s")
-    files = list(store.glob("day=*/*.parquet"))
-    size = sum(f.stat().st_size for f in files)
-    print(f"store: {len(files):,} files, {size / 2**30:.3f} GiB on disk ({size / max(1, len(files) * args.sessions):.1f} "
-          f"bytes/row)")
+    print(f"setup: {time.perf_counter() - t:.0f} s; load average {os.getloadavg()[0]:.1f}")
     gib = 2**30
+    rows = args.days * 24 * args.sessions
     for step in args.steps.split(","):
+        if step == "compact":
+            n, size = _size(store)
+            print(f"store before compaction: {n:,} files, {size / gib:.3f} GiB ({size / rows:.1f} bytes/row)")
         r = run(step, store)
         if step == "save":
             print(f"save_snapshot 5,000 rows: median {r['seconds']:.3f} s, best {r['best']:.3f} s")
-        elif step == "duckdb":
-            print(f"duckdb per-session aggregate: {r['seconds']:.2f} s, peak RSS {r['peak'] / gib:.2f} GiB, "
-                  f"{r['result_rows']:,} sessions")
-        else:
-            line = (f"{step}: load_history {r['load_seconds']:.1f} s ({r['rows']:,} rows, frame "
-                    f"{r['frame_bytes'] / gib:.2f} GiB, load peak RSS {r['load_peak'] / gib:.2f} GiB)")
-            if "seconds" in r:
-                line += (f"; {step} {r['seconds']:.1f} s, RSS before {r['rss_before'] / gib:.2f} GiB, "
-                         f"peak {r['peak'] / gib:.2f} GiB, {r['result_rows']:,} result rows")
-            print(line, flush=True)
+            continue
+        line = f"{step}: {r['seconds']:.1f} s, peak RSS {r['peak'] / gib:.2f} GiB, {r['result_rows']:,} rows out"
+        if "load_seconds" in r:
+            line += (f" (load_history {r['load_seconds']:.1f} s, {r['rows']:,} rows, frame "
+                     f"{r['frame_bytes'] / gib:.2f} GiB)")
+        print(line + f"; load average {os.getloadavg()[0]:.1f}", flush=True)
+        if step.startswith("compact"):
+            n, size = _size(store)
+            print(f"store after {step}: {n:,} files, {size / gib:.3f} GiB ({size / rows:.1f} bytes/row)")
 
 
 if __name__ == "__main__":

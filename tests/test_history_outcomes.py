@@ -172,7 +172,7 @@ def test_empty_history_gives_empty_tables():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: tla.session_outcomes("x"), "DataFrame"),
+    (lambda: tla.session_outcomes(42), "DataFrame"),
     (lambda: tla.session_outcomes(pd.DataFrame({"upload_id": []})), "missing"),
     (lambda: tla.trends(tla.generate_history(days=1), freq="fortnightly"), "freq"),
     (lambda: tla.generate_history(days=0), "days"),

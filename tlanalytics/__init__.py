@@ -34,6 +34,8 @@ _EXPORTS = {
     "filters": ["filter_uploads"],
     "widgets": ["explore", "Explorer", "MOST_URGENT_FIRST"],
     "history": ["save_snapshot", "load_history", "default_store"],
+    "histfiles": ["compact_history"],
+    "histengine": ["open_history", "History"],
     "outcomes": ["OUTCOMES", "ANALYSIS_COLUMNS", "open_rows", "session_outcomes", "trends"],
     "completion": ["completion_curve", "time_to_complete"],
     "histplots": ["OUTCOME_COLORS", "plot_trends", "plot_time_to_complete"],

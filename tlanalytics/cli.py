@@ -8,7 +8,7 @@ Subcommands::
     tlanalytics check [--max-expiring N] [--within HOURS] [--max-failed N] [--max-stuck-bytes BYTES]
     tlanalytics simulate [--port N] [--uploads N] [--seed S] [--latency MS]
     tlanalytics dashboard [--store DIR] [--port N] [--host HOST]   # the explorer as a web page (Voilà)
-    tlanalytics snapshot [--store DIR] [--with-progress]   # for cron: one line on success
+    tlanalytics snapshot [--store DIR] [--with-progress] [--no-compact]   # for cron: one line; compacts closed days
     tlanalytics history [--store DIR] [--since T] [--until T] [--freq D] [--json] [--demo]
 
 fetch, summary, report and check read the account of the key in
@@ -250,6 +250,8 @@ def _history_parsers(add, common):
     p = add("snapshot", "Load the listing once and append it to the snapshot store (for cron: one line on success).",
             parents=[common])
     p.add_argument("--store", type=Path, metavar="DIR", help=store_help)
+    p.add_argument("--no-compact", action="store_true",
+                   help="leave closed days hourly (by default each day before the newest is compacted into one file)")
     p = add("history", "Print the trends of the snapshot store: sessions created, completed, expired, bytes wasted.")
     p.add_argument("--store", type=Path, metavar="DIR", help=store_help)
     p.add_argument("--since", type=_timestamp, metavar="TIMESTAMP", help="only snapshots from this ISO 8601 moment")
@@ -615,27 +617,29 @@ def _dashboard(args):
 
 
 def _snapshot(args):
-    """``snapshot``: load the listing and append it to the store; one line."""
+    """``snapshot``: load the listing and append it to the store, then compact closed days; one line."""
+    from .histfiles import compact_history
     from .history import save_snapshot
 
     args.quiet = True  # cron: no progress bars
     df = _load(args)
     path = save_snapshot(df, args.store)
-    _out(f"Saved a snapshot of {_plural(len(df), 'session')} to {path}")
+    done = [] if args.no_compact else compact_history(args.store)
+    note = f" (compacted {_plural(len(done), 'closed day')})" if done else ""
+    _out(f"Saved a snapshot of {_plural(len(df), 'session')} to {path}{note}")
     return EXIT_OK
 
 
 def _history_frame(args):
-    """The history of ``history`` and ``report --store``: the store, or the simulated demo history."""
+    """The history of ``history``: the store opened (never a frame of every row), or the simulated demo history."""
     if getattr(args, "demo", False) and args.command == "history":
         from ._histsim import generate_history
 
         return generate_history(days=30, seed=0)
-    from .history import load_history
-    from .outcomes import ANALYSIS_COLUMNS
+    from .histengine import open_history
 
-    return load_history(args.store, since=getattr(args, "since", None), until=getattr(args, "until", None),
-                        columns=list(ANALYSIS_COLUMNS), on_damaged=getattr(args, "on_damaged", "raise"))
+    return open_history(args.store, since=getattr(args, "since", None), until=getattr(args, "until", None),
+                        on_damaged=getattr(args, "on_damaged", "raise"))
 
 
 def _report_trends(args):
@@ -643,12 +647,10 @@ def _report_trends(args):
     if not (args.store or args.demo):
         return None
     from ._histsim import generate_history
-    from .history import load_history
-    from .outcomes import ANALYSIS_COLUMNS, trends
+    from .histengine import open_history
+    from .outcomes import trends
 
-    history = (generate_history(days=30, seed=0) if args.demo and not args.store
-               else load_history(args.store, columns=list(ANALYSIS_COLUMNS)))
-    return trends(history)
+    return trends(generate_history(days=30, seed=0) if args.demo and not args.store else open_history(args.store))
 
 
 def _history(args):
@@ -657,14 +659,15 @@ def _history(args):
 
     from .histviews import format_trends
     from .history import default_store
-    from .outcomes import session_outcomes, trends
+    from .outcomes import trends
 
     history = _history_frame(args)
-    if not len(history.attrs.get("snapshots", ())):
+    snapshots = history.attrs.get("snapshots", ()) if isinstance(history, pd.DataFrame) else history.state().snapshots
+    if not len(snapshots):
         where = args.store or default_store()
         raise _Failure(f"no snapshots in {where}: run `tlanalytics snapshot` (e.g. hourly from cron) first, "
                        f"or try `tlanalytics history --demo`", EXIT_FILE)
-    table = trends(history, args.freq, outcomes=session_outcomes(history))
+    table = trends(history, args.freq)
     if args.json:
         records = []
         for period, row in table.iterrows():

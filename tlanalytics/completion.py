@@ -12,25 +12,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._docfill import HISTORY_DOCS, fill_doc
 from .errors import InvalidArgumentError
+from .histstate import NAT as _NAT
+from .histstate import require_frame, to_ns
 
 __all__ = ["completion_curve", "time_to_complete", "kaplan_meier", "completion_durations", "quantile_time"]
 
-_NAT = np.iinfo(np.int64).min
 
 
 def _check(outcomes, needed):
-    if not isinstance(outcomes, pd.DataFrame):
-        raise InvalidArgumentError(f"The value for `outcomes` must be a pandas DataFrame, but "
-                                   f"{type(outcomes).__name__} was passed.")
-    missing = [c for c in needed if c not in outcomes.columns]
-    if missing:
-        raise InvalidArgumentError(f"The columns {missing} are missing; pass the result of `session_outcomes(history)`.")
-
-
-def _ns(series):
-    """Nanoseconds since the epoch of a UTC datetime column, NaT as ``_NAT``."""
-    return pd.to_datetime(series, utc=True).astype("datetime64[ns, UTC]").array.asi8
+    require_frame(outcomes, "outcomes", needed, "the result of `session_outcomes(history)`")
 
 
 def kaplan_meier(durations, events):
@@ -68,6 +60,7 @@ def kaplan_meier(durations, events):
     return times[hit], survival
 
 
+@fill_doc(HISTORY_DOCS)
 def completion_durations(outcomes, mask=None):
     """Durations (ns) and completion flags of the time-to-complete population: completed and open sessions.
 
@@ -76,8 +69,7 @@ def completion_durations(outcomes, mask=None):
 
     Parameters
     ----------
-    outcomes : pandas.DataFrame
-        From :func:`~tlanalytics.session_outcomes`.
+    {outcomes_param}
     mask : numpy.ndarray of bool, optional
         Only these rows.
 
@@ -88,14 +80,14 @@ def completion_durations(outcomes, mask=None):
     """
     snaps = outcomes.attrs.get("snapshots")
     snaps = pd.DatetimeIndex(pd.to_datetime(snaps if snaps is not None else [], utc=True))
-    end = _ns(pd.Series([snaps.max()]))[0] if len(snaps) else _NAT
+    end = to_ns(pd.Series([snaps.max()]))[0] if len(snaps) else _NAT
     kind = outcomes["outcome"].to_numpy(dtype=object)
     take = np.isin(kind, ["completed", "open"]) & outcomes["created_at"].notna().to_numpy()
     if mask is not None:
         take &= mask
-    created = _ns(outcomes["created_at"])[take]
+    created = to_ns(outcomes["created_at"])[take]
     done = kind[take] == "completed"
-    stop = np.where(done, _ns(outcomes["ended_at"])[take], end)
+    stop = np.where(done, to_ns(outcomes["ended_at"])[take], end)
     return np.maximum(stop - created, 0), done
 
 
@@ -117,6 +109,7 @@ def quantile_time(times, survival, q):
     return pd.Timedelta(int(times[hit[0]]), "ns") if len(hit) else pd.NaT
 
 
+@fill_doc(HISTORY_DOCS)
 def completion_curve(outcomes):
     """The Kaplan-Meier estimate of time from creation to completion.
 
@@ -130,8 +123,7 @@ def completion_curve(outcomes):
 
     Parameters
     ----------
-    outcomes : pandas.DataFrame
-        From :func:`~tlanalytics.session_outcomes`.
+    {outcomes_param}
 
     Returns
     -------
@@ -155,6 +147,7 @@ def completion_curve(outcomes):
                          "at_risk": at_risk.astype(np.int64)})
 
 
+@fill_doc(HISTORY_DOCS)
 def time_to_complete(outcomes, q=0.5):
     """The time by which a share ``q`` of the sessions that complete have completed (Kaplan-Meier).
 
@@ -163,8 +156,7 @@ def time_to_complete(outcomes, q=0.5):
 
     Parameters
     ----------
-    outcomes : pandas.DataFrame
-        From :func:`~tlanalytics.session_outcomes`.
+    {outcomes_param}
     q : float, default 0.5
         The share, in (0, 1]: 0.5 for the median, 0.9 for the 90th percentile.
 

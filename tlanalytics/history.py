@@ -18,8 +18,10 @@ so a reader sees a snapshot whole or not at all, two writers never corrupt
 each other, a writer killed mid-write leaves only a stray temporary file,
 and saving the same snapshot twice replaces the file instead of adding rows.
 
-This module does file I/O only; the analyses over the history frame live in
-:mod:`tlanalytics.outcomes` and are pure.
+Closed days are compacted into one file each (:mod:`tlanalytics.histfiles`,
+which also says which file each snapshot is read from); files are read in
+:mod:`tlanalytics.histread`. This module does file I/O only; the analyses
+over the history live in :mod:`tlanalytics.outcomes` and are pure.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ import os
 import re
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import FileFormatError, FileFormatWarning, InvalidArgumentError
-from .schema import STATUSES, columns, dtype_of
+from .errors import FileFormatError, InvalidArgumentError
+from .histfiles import plan
+from .histread import _INTS, _TIMES, _pa, _read_all
+from .schema import columns
 
 __all__ = ["save_snapshot", "load_history", "default_store", "STORED_COLUMNS", "STORE_ENV"]
 
@@ -51,18 +54,9 @@ STORED_COLUMNS = tuple(columns("listing")) + (
 _DICTIONARY = ("snapshot_at", "status", "chunk_size", "vanished")
 _FORMAT = {"format": "tlanalytics-snapshot", "version": 1}
 _NAME = re.compile(r"^snapshot-(\d{8}T\d{6}\.\d{6})Z\.parquet$")
-_INTS = ("total_size", "chunk_size", "total_chunks", "uploaded_size", "chunks_completed", "chunks_failed")
-_TIMES = ("snapshot_at", "created_at", "expires_at", "last_activity")
 _ON_DAMAGED = ("raise", "warn")
 _BATCH = 256  # files converted at a time
-
-
-def _pa():
-    """pyarrow and pyarrow.parquet (a core dependency)."""
-    import pyarrow
-    import pyarrow.parquet
-
-    return pyarrow, pyarrow.parquet
+_ATTEMPTS = 3  # listings of the store tried when files vanish under a reader
 
 
 def _arrow_schema():
@@ -129,6 +123,22 @@ def _moment(value, name):
     return ts.floor("us")
 
 
+def _check_on_damaged(on_damaged):
+    """Raise InvalidArgumentError unless ``on_damaged`` is one of :data:`_ON_DAMAGED`."""
+    if on_damaged not in _ON_DAMAGED:
+        raise InvalidArgumentError(f"The value for `on_damaged` must be one of {list(_ON_DAMAGED)}, "
+                                   f"but {on_damaged!r} was passed.")
+
+
+def _window(since, until, on_damaged):
+    """``(since, until)`` as UTC Timestamps (or None), checked with ``on_damaged``; InvalidArgumentError if bad."""
+    _check_on_damaged(on_damaged)
+    since, until = _moment(since, "since"), _moment(until, "until")
+    if since is not None and until is not None and since > until:
+        raise InvalidArgumentError(f"`since` ({since}) must not be after `until` ({until}).")
+    return since, until
+
+
 def _file_name(snapshot_at):
     """The file of one snapshot, relative to the store."""
     return Path(f"day={snapshot_at:%Y-%m-%d}") / f"snapshot-{snapshot_at:%Y%m%dT%H%M%S.%f}Z.parquet"
@@ -165,18 +175,26 @@ def _table(df, snapshot_at):
     return table.sort_by([("created_at", "ascending"), ("upload_id", "ascending")])
 
 
-def _write_table(table, path):
-    """Write ``table`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``."""
+def _write_table(table, path, compacted=False):
+    """Write ``table`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``.
+
+    A compacted day (rows by session, then time) is dictionary-encoded throughout: a session's id, sizes and
+    dates repeat in runs, which the dictionary indices' run-length encoding stores in a few bits.
+    """
     _, pq = _pa()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             names = table.column_names
-            pq.write_table(table, fh, compression="zstd", compression_level=6,
-                           use_dictionary=[c for c in _DICTIONARY if c in names],
-                           column_encoding={c: "DELTA_BINARY_PACKED" for c in names
-                                            if c in _INTS + _TIMES and c not in _DICTIONARY})
+            if compacted:
+                pq.write_table(table, fh, compression="zstd", compression_level=6, use_dictionary=True,
+                               row_group_size=1 << 20)
+            else:
+                pq.write_table(table, fh, compression="zstd", compression_level=6,
+                               use_dictionary=[c for c in _DICTIONARY if c in names],
+                               column_encoding={c: "DELTA_BINARY_PACKED" for c in names
+                                                if c in _INTS + _TIMES and c not in _DICTIONARY})
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -236,147 +254,6 @@ def save_snapshot(df, store=None, *, snapshot_at=None):
     return path
 
 
-def _files(root, since, until):
-    """``[(snapshot_at, path)]`` of the store's snapshot files in time order, within [since, until]."""
-    found = []
-    if not root.is_dir():
-        return found
-    for day in root.glob("day=*"):
-        if since is not None and day.name[4:] < f"{since:%Y-%m-%d}":
-            continue
-        if until is not None and day.name[4:] > f"{until:%Y-%m-%d}":
-            continue
-        for path in day.iterdir():
-            match = _NAME.match(path.name)
-            if not match:
-                continue  # temporary files of writers in progress (or killed), foreign files
-            at = pd.Timestamp(match.group(1), tz="UTC")
-            if (since is None or at >= since) and (until is None or at <= until):
-                found.append((at, path))
-    found.sort()
-    return found
-
-
-def _read_one(path, schema):
-    """Read one snapshot file as ``schema`` (missing columns as nulls), or raise FileFormatError naming it."""
-    pa, pq = _pa()
-    try:
-        table = pq.read_table(path)
-        cols = []
-        for field in schema:
-            if field.name in table.column_names:
-                cols.append(table.column(field.name).cast(field.type))
-            else:
-                cols.append(pa.nulls(len(table), field.type))
-        return pa.Table.from_arrays(cols, schema=schema)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise FileFormatError(f"The history file {path} is damaged or not a snapshot ({exc}). Move it out of the "
-                              f"store, or pass on_damaged='warn' to skip it.") from exc
-
-
-def _read_batch(paths, schema, on_damaged, skipped):
-    """One Arrow table of some files: one fast dataset scan, file by file when something is wrong."""
-    pa, _ = _pa()
-    import pyarrow.dataset as ds
-
-    try:
-        return ds.dataset([str(p) for p in paths], schema=schema, format="parquet").to_table()
-    except (pa.ArrowException, OSError, ValueError):
-        log.debug("dataset scan failed; reading the files one by one to find the damaged ones")
-    tables = []
-    for path in paths:
-        try:
-            tables.append(_read_one(path, schema))
-        except FileFormatError as exc:
-            if on_damaged == "raise":
-                raise
-            skipped.append(path)
-            warnings.warn(f"{exc} It was skipped.", FileFormatWarning, stacklevel=4)
-    return pa.concat_tables(tables) if tables else schema.empty_table()
-
-
-def _read_all(paths, schema, on_damaged, batch=None):
-    """The history frame of every file, ``batch`` files at a time.
-
-    Converting batch by batch keeps the peak near the size of the final frame
-    (Arrow strings of a whole year would take several times more), and ids
-    become categoricals whose categories are united at the end.
-    """
-    pa, _ = _pa()
-    batch = batch or _BATCH
-    skipped, pieces = [], []
-    for i in range(0, max(len(paths), 1), batch):
-        pieces.append(_columns(_read_batch(paths[i:i + batch], schema, on_damaged, skipped)
-                               if paths else schema.empty_table()))
-        pa.default_memory_pool().release_unused()
-    if len(pieces) == 1:
-        return _frame(pieces[0]), skipped
-    from pandas.api.types import union_categoricals
-
-    out = {}
-    for name in list(pieces[0]):
-        parts = [p.pop(name) for p in pieces]  # each batch's column is freed once merged
-        if isinstance(parts[0].dtype, pd.CategoricalDtype):
-            merged = union_categoricals([p.array for p in parts])
-            if name == "status":
-                merged = merged.set_categories(list(STATUSES) + sorted(set(merged.categories) - set(STATUSES)))
-            out[name] = pd.Series(merged)
-        else:
-            out[name] = pd.concat(parts, ignore_index=True)
-        del parts
-    return _frame(out), skipped
-
-
-def _categorical(col, categories=None):
-    """A string column as a pandas Categorical built from Arrow dictionary codes (no per-row Python work)."""
-    pa, _ = _pa()
-    import pyarrow.compute as pc
-
-    encoded = col.dictionary_encode().combine_chunks() if len(col) else None
-    if encoded is None:
-        cat = pd.Categorical([], categories=pd.Index([], dtype="string"))
-    else:
-        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-        cat = pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(), dtype="string"))
-    if categories is not None:
-        extra = sorted(set(cat.categories) - set(categories))
-        cat = cat.set_categories(list(categories) + extra)
-    return pd.Series(cat)
-
-
-def _to_pandas(table):
-    """The history frame of an Arrow table."""
-    return _frame(_columns(table))
-
-
-def _frame(cols):
-    """A history frame from its columns (no copies), with ``chunks_pending`` recomputed."""
-    df = pd.DataFrame(cols, copy=False)
-    if {"total_chunks", "chunks_completed", "chunks_failed"} <= set(df.columns):
-        pending = df["total_chunks"] - df["chunks_completed"] - df["chunks_failed"]
-        df.insert(df.columns.get_loc("chunks_failed") + 1, "chunks_pending", pending)
-    return df
-
-
-def _columns(table):
-    """The columns of an Arrow table as Series: ids as categoricals, schema dtypes elsewhere."""
-    pa, _ = _pa()
-    out = {}
-    for name in table.column_names:
-        col = table.column(name)
-        if name == "upload_id":
-            out[name] = _categorical(col)
-        elif name == "status":
-            out[name] = _categorical(col, STATUSES)
-        elif name in _TIMES:
-            out[name] = col.cast(pa.timestamp("ns", tz="UTC")).to_pandas().astype(dtype_of("created_at"))
-        elif name in _INTS:
-            out[name] = col.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-        else:
-            out[name] = col.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
-    return out
-
-
 def load_history(store=None, *, since=None, until=None, columns=None, on_damaged="raise"):
     """Read the snapshot store into one history frame.
 
@@ -422,12 +299,7 @@ def load_history(store=None, *, since=None, until=None, columns=None, on_damaged
     >>> history = load_history("history", since="2026-11-01")  # doctest: +SKIP
     >>> history.groupby("snapshot_at").size().tail(1)  # doctest: +SKIP
     """
-    if on_damaged not in _ON_DAMAGED:
-        raise InvalidArgumentError(f"The value for `on_damaged` must be one of {list(_ON_DAMAGED)}, "
-                                   f"but {on_damaged!r} was passed.")
-    since, until = _moment(since, "since"), _moment(until, "until")
-    if since is not None and until is not None and since > until:
-        raise InvalidArgumentError(f"`since` ({since}) must not be after `until` ({until}).")
+    since, until = _window(since, until, on_damaged)
     schema = _arrow_schema()
     if columns is not None:
         lone = isinstance(columns, str)  # a lone name is an error: a string is a list of letters
@@ -437,9 +309,26 @@ def load_history(store=None, *, since=None, until=None, columns=None, on_damaged
                                        f"but {columns!r} was passed.")
         schema = _pa()[0].schema([schema.field(0)] + [schema.field(c) for c in STORED_COLUMNS if c in columns])
     root = _store(store)
-    found = _files(root, since, until)
-    df, skipped = _read_all([p for _, p in found], schema, on_damaged)
-    bad = set(skipped)
-    df.attrs.update(snapshots=[at for at, p in found if p not in bad], store=str(root),
+    for attempt in range(_ATTEMPTS):  # a compactor may delete a listed file before it is read: list again
+        skipped = []
+        moments, sources = plan(root, since, until, on_damaged=on_damaged, skipped=skipped)
+        try:
+            df, bad = _read_all(sources, schema, on_damaged, batch=_BATCH, lo=None if since is None else since.value,
+                                hi=None if until is None else until.value)
+            break
+        except (FileNotFoundError, FileFormatError) as exc:
+            if attempt + 1 == _ATTEMPTS or not _vanished(exc, sources):
+                raise
+            log.info("a history file went away while reading (compaction); listing the store again")
+    skipped += bad
+    lost = {p.name for p in skipped}
+    # The moments of damaged hourly files skipped are not snapshots read (a damaged compacted file lists none).
+    kept = [m for m in moments if _file_name(pd.Timestamp(m, tz="UTC")).name not in lost]
+    df.attrs.update(snapshots=list(pd.to_datetime(kept, utc=True)), store=str(root),
                     skipped=[str(p) for p in skipped])
     return df
+
+
+def _vanished(exc, sources):
+    """Whether ``exc`` comes from a listed file that no longer exists."""
+    return any(not path.exists() for path, _ in sources)

@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 from matplotlib import ticker
 
+from ._docfill import HISTORY_DOCS, fill_doc
 from ._units import format_bytes
 from .errors import InvalidArgumentError
 from .completion import completion_curve, time_to_complete
+from .histstate import require_frame
 from .plots import STATUS_COLORS, status_color
 
 __all__ = ["OUTCOME_COLORS", "plot_trends", "plot_time_to_complete"]
@@ -43,40 +45,29 @@ def _note(ax, text):
 
 
 def _check(frame, name, needed):
-    if not isinstance(frame, pd.DataFrame):
-        raise InvalidArgumentError(f"The value for `{name}` must be a pandas DataFrame, but "
-                                   f"{type(frame).__name__} was passed.")
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise InvalidArgumentError(f"The columns {missing} are missing; pass the result of "
-                                   f"`{'trends' if name == 'trends' else 'session_outcomes'}(history)`.")
+    require_frame(frame, name, needed, f"the result of `{'trends' if name == 'trends' else 'session_outcomes'}(history)`")
 
 
+@fill_doc(HISTORY_DOCS)
 def plot_trends(trends, *, kind="outcomes", ax=None, **kwargs):
     """Plot the trend table: outcomes per period, bytes, or the completion rate.
 
     Parameters
     ----------
-    trends : pandas.DataFrame
-        From :func:`~tlanalytics.trends`.
+    {trends_param}
     kind : {"outcomes", "bytes", "rate"}, default "outcomes"
         ``"outcomes"``: stacked bars of the sessions that ended in each period
         by outcome, and a line of sessions created. ``"bytes"``: bytes held by
         open sessions at the end of each period (line) and bytes wasted in it
         (bars). ``"rate"``: the completion rate, and the median time to
         complete on a second axis.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; the current Axes when None.
+    {hist_ax}
     **kwargs
         Passed to the bar call (``"outcomes"``, ``"bytes"``) or the line call (``"rate"``).
 
-    Returns
-    -------
-    matplotlib.axes.Axes
+    {returns_ax}
 
-    Raises
-    ------
-    tlanalytics.errors.InvalidArgumentError
+    {raises_invalid}
         Not a trend table, or an unknown ``kind``.
 
     Examples
@@ -133,6 +124,7 @@ def plot_trends(trends, *, kind="outcomes", ax=None, **kwargs):
     return ax
 
 
+@fill_doc(HISTORY_DOCS)
 def plot_time_to_complete(outcomes, *, ax=None, **kwargs):
     """Plot the Kaplan-Meier share of sessions completed against time since creation.
 
@@ -141,21 +133,14 @@ def plot_time_to_complete(outcomes, *, ax=None, **kwargs):
 
     Parameters
     ----------
-    outcomes : pandas.DataFrame
-        From :func:`~tlanalytics.session_outcomes`.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; the current Axes when None.
+    {outcomes_param}
+    {hist_ax}
     **kwargs
         Passed to the step line.
 
-    Returns
-    -------
-    matplotlib.axes.Axes
+    {returns_ax}
 
-    Raises
-    ------
-    tlanalytics.errors.InvalidArgumentError
-        Not an outcomes table.
+    {raises_outcomes}
 
     Examples
     --------

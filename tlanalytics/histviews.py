@@ -14,6 +14,7 @@ import math
 
 import pandas as pd
 
+from ._docfill import HISTORY_DOCS, fill_doc
 from ._units import NA_TEXT, format_bytes, format_duration
 from .errors import InvalidArgumentError
 
@@ -55,13 +56,13 @@ def _cell(name, value):
     return f"{int(value):,}"
 
 
+@fill_doc(HISTORY_DOCS)
 def format_trends(trends):
     """The trend table as text for people: periods, counts with separators, binary sizes, durations.
 
     Parameters
     ----------
-    trends : pandas.DataFrame
-        From :func:`~tlanalytics.trends`.
+    {trends_param}
 
     Returns
     -------
@@ -69,10 +70,7 @@ def format_trends(trends):
         Strings; the first column ``Period`` (UTC), then :data:`TREND_COLUMNS`'
         headers. Missing values read ``n/a``; rates are rounded down to 0.1 %.
 
-    Raises
-    ------
-    tlanalytics.errors.InvalidArgumentError
-        Not a trend table.
+    {raises_trends}
 
     Examples
     --------
@@ -87,13 +85,13 @@ def format_trends(trends):
     return pd.DataFrame(out)
 
 
+@fill_doc(HISTORY_DOCS)
 def trends_figure(trends, outcomes=None, *, figsize=(12, 8)):
     """A figure of the trends: outcomes, bytes, completion rate and (with ``outcomes``) time to complete.
 
     Parameters
     ----------
-    trends : pandas.DataFrame
-        From :func:`~tlanalytics.trends`.
+    {trends_param}
     outcomes : pandas.DataFrame, optional
         From :func:`~tlanalytics.session_outcomes`; adds the Kaplan-Meier curve.
     figsize : tuple, default (12, 8)
@@ -139,6 +137,7 @@ def _table_html(text):
     return f'<table id="trends"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+@fill_doc(HISTORY_DOCS)
 def trends_html(trends, outcomes=None, *, png=True):
     """The report's Trends section: a heading, a sentence, the figure as a base64 PNG and the table.
 
@@ -147,8 +146,7 @@ def trends_html(trends, outcomes=None, *, png=True):
 
     Parameters
     ----------
-    trends : pandas.DataFrame
-        From :func:`~tlanalytics.trends`.
+    {trends_param}
     outcomes : pandas.DataFrame, optional
         From :func:`~tlanalytics.session_outcomes` (adds the time-to-complete curve and totals).
     png : bool, default True
@@ -158,10 +156,7 @@ def trends_html(trends, outcomes=None, *, png=True):
     -------
     str
 
-    Raises
-    ------
-    tlanalytics.errors.InvalidArgumentError
-        Not a trend table.
+    {raises_trends}
 
     Examples
     --------

@@ -15,12 +15,17 @@ or ``expires_at`` for expiries (a known moment).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
+from ._docfill import HISTORY_DOCS, fill_doc
 from .completion import completion_durations, kaplan_meier, quantile_time
 from .errors import InvalidArgumentError
-from .schema import TERMINAL_STATUSES
+from .histstate import NAT as _NAT
+from .histstate import (HistoryState, open_by_snapshot, open_flags, reduce_frame, require_frame, status_codes,
+                        to_ns)
 
 __all__ = ["OUTCOMES", "ANALYSIS_COLUMNS", "open_rows", "session_outcomes", "trends"]
 
@@ -28,40 +33,28 @@ __all__ = ["OUTCOMES", "ANALYSIS_COLUMNS", "open_rows", "session_outcomes", "tre
 OUTCOMES = ("completed", "expired", "failed", "ended unseen", "open")
 #: The stored columns the analyses read: ``load_history(columns=ANALYSIS_COLUMNS)`` needs half the memory.
 ANALYSIS_COLUMNS = ("upload_id", "status", "total_size", "created_at", "expires_at", "uploaded_size")
+_CODE = {name: i for i, name in enumerate(OUTCOMES)}
 _NEEDED = ("snapshot_at", "upload_id", "status", "total_size", "created_at", "expires_at")
-_NAT = np.iinfo(np.int64).min
 
 
 def _check(history, needed=_NEEDED):
     """Raise InvalidArgumentError unless ``history`` is a history frame."""
-    if not isinstance(history, pd.DataFrame):
-        raise InvalidArgumentError(f"The value for `history` must be a pandas DataFrame, but "
-                                   f"{type(history).__name__} was passed.")
-    missing = [c for c in needed if c not in history.columns]
-    if missing:
-        raise InvalidArgumentError(f"The columns {missing} are missing; pass a history frame from "
-                                   f"`load_history(...)` or `generate_history(...)`.")
+    require_frame(history, "history", needed, "a history frame from `load_history(...)` or `generate_history(...)`",
+                  "a history DataFrame, a store folder or `open_history(...)`")
 
 
-def _ns(series):
-    """Nanoseconds since the epoch of a UTC datetime column, NaT as ``_NAT``."""
-    return pd.to_datetime(series, utc=True).astype("datetime64[ns, UTC]").array.asi8
+def _state(history):
+    """The :class:`~tlanalytics.histstate.HistoryState` of a frame, a store folder or an open history."""
+    if isinstance(history, HistoryState):
+        return history
+    if isinstance(history, (str, os.PathLike)):
+        from .histengine import open_history
 
-
-def _snapshots(history):
-    """Every snapshot moment (ns, sorted, unique): the rows' and ``attrs["snapshots"]`` (empty listings)."""
-    seen = _ns(history["snapshot_at"])
-    seen = seen[np.r_[True, seen[1:] != seen[:-1]]] if len(seen) else seen  # runs first: rows come by snapshot
-    extra = history.attrs.get("snapshots")
-    if extra is not None and len(extra):
-        seen = np.concatenate([seen, _ns(pd.Series(pd.DatetimeIndex(pd.to_datetime(extra, utc=True))))])
-    return np.unique(seen[seen != _NAT])
-
-
-def _status_codes(status):
-    """``(codes, {name: code})`` of the status column (categorical codes; -1 for missing)."""
-    cat = status if isinstance(status.dtype, pd.CategoricalDtype) else status.astype("category")
-    return np.asarray(cat.cat.codes), {name: i for i, name in enumerate(cat.cat.categories)}
+        history = open_history(history)
+    if hasattr(history, "state") and not isinstance(history, pd.DataFrame):
+        return history.state()
+    _check(history)
+    return reduce_frame(history)
 
 
 def open_rows(history):
@@ -86,19 +79,11 @@ def open_rows(history):
     >>> open_rows(history).sum()  # doctest: +SKIP
     """
     _check(history, ("snapshot_at", "status", "expires_at"))
-    codes, names = _status_codes(history["status"])
-    done = np.isin(codes, [names[s] for s in TERMINAL_STATUSES if s in names])
-    expires = _ns(history["expires_at"])
-    return ~done & ~((expires != _NAT) & (expires <= _ns(history["snapshot_at"])))
+    codes, names = status_codes(history["status"])
+    return open_flags(codes, names, to_ns(history["expires_at"]), to_ns(history["snapshot_at"]))
 
 
-def _first(codes, rows, mask, n_ids, n):
-    """Per session, the first row position where ``mask`` holds (``n`` when never)."""
-    out = np.full(n_ids, n, dtype=rows.dtype)
-    np.minimum.at(out, codes[mask], rows[mask])
-    return out
-
-
+@fill_doc(HISTORY_DOCS)
 def session_outcomes(history):
     """One row per session: when it was seen, how it ended, and what it cost.
 
@@ -129,11 +114,11 @@ def session_outcomes(history):
 
     Parameters
     ----------
-    history : pandas.DataFrame
-        A history frame (``snapshot_at``, ``upload_id``, ``status``,
-        ``total_size``, ``created_at``, ``expires_at``; ``uploaded_size``
-        optional). ``attrs["snapshots"]`` adds snapshots that listed nothing.
-        Rows without an ``upload_id`` are ignored.
+    {history_param}
+        A frame has ``snapshot_at``, ``upload_id``, ``status``,
+        ``total_size``, ``created_at``, ``expires_at`` (``uploaded_size``
+        optional); its ``attrs["snapshots"]`` adds snapshots that listed
+        nothing. Rows without an ``upload_id`` are ignored.
 
     Returns
     -------
@@ -143,13 +128,13 @@ def session_outcomes(history):
         ``created_at``, ``expires_at``, ``ended_after``, ``ended_by``,
         ``ended_at``, ``time_to_outcome`` (``ended_at - created_at``),
         ``total_size``, ``uploaded_size``, ``bytes_wasted``; listing fields
-        from the last sighting. Sorted by ``first_seen``, then in listing order.
+        from the last sighting. Sorted by ``first_seen``, then ``upload_id``.
         ``attrs["snapshots"]``: every snapshot moment.
 
-    Raises
-    ------
-    tlanalytics.errors.InvalidArgumentError
-        ``history`` is not a history frame.
+    {raises_invalid}
+        ``history`` is not a history.
+    tlanalytics.errors.FileFormatError
+        A store's file is damaged (see :func:`~tlanalytics.load_history`).
 
     Examples
     --------
@@ -158,129 +143,61 @@ def session_outcomes(history):
     >>> sorted(set(out["outcome"])) == sorted(OUTCOMES)
     True
     """
-    _check(history)
-    if len(history):
-        return _outcomes(history)
-    dummy = pd.DataFrame({c: history[c].reindex([0]) for c in history.columns})
-    dummy["snapshot_at"] = pd.Timestamp(0, tz="UTC")
-    dummy["upload_id"] = pd.array(["-"], dtype="string")
-    out = _outcomes(dummy).iloc[:0].copy()
-    out.attrs["snapshots"] = list(pd.to_datetime(_snapshots(history), utc=True))
-    return out
+    return _rules(_state(history))
 
 
-def _plain(history):
-    """``history`` without attrs: pandas deep-copies attrs on every column access, costly for a year of snapshots."""
-    plain = history.copy(deep=False)
-    plain.attrs = {}
-    return plain
-
-
-def _outcomes(history):
-    """:func:`session_outcomes` of a history with rows."""
-    snaps = _snapshots(history)
-    history = _plain(history)
-    snap_ns = _ns(history["snapshot_at"])
-    ids = history["upload_id"]
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        codes, uniques = np.asarray(ids.cat.codes, dtype=np.int64), ids.cat.categories
-    else:
-        codes, uniques = pd.factorize(ids)
-    keep = (codes >= 0) & (snap_ns != _NAT)
-    n, n_ids = len(codes), len(uniques)
-    small = np.int32 if n < np.iinfo(np.int32).max else np.int64  # halves the working memory of a year of rows
-    codes = np.asarray(codes, dtype=small)
-    rows = np.arange(n, dtype=small)
-    # Row order stands for time order: sort when the frame is not in snapshot order.
-    order = np.argsort(snap_ns, kind="stable") if not (np.diff(snap_ns) >= 0).all() else None
-    if order is not None:
-        rank = np.empty(n, dtype=small)
-        rank[order] = rows
-        rows = rank  # a row's rank in time
-    if not keep.all():
-        codes, rows = codes[keep], rows[keep]
-    rows_k = rows
-    status, names = _status_codes(history["status"])
-    status = status[keep] if not keep.all() else status
-    by_rank = order if order is not None else rows  # row position of a rank
-    first = np.full(n_ids, n, dtype=small)
-    np.minimum.at(first, codes, rows_k)
-    last = np.full(n_ids, -1, dtype=small)
-    np.maximum.at(last, codes, rows_k)
-    seen = last >= 0
-    count = np.bincount(codes, minlength=n_ids)
-    firsts = {s: _first(codes, rows_k, status == names[s], n_ids, n) if s in names else np.full(n_ids, n)
-              for s in TERMINAL_STATUSES}
-    term = np.where(firsts["completed"] < n, firsts["completed"],
-                    np.where(firsts["failed"] < n, firsts["failed"], firsts["expired"]))
-    prev = np.full(n_ids, -1, dtype=small)
-    before = rows_k < term[codes]
-    np.maximum.at(prev, codes[before], rows_k[before])
-    del before
-
-    at = lambda values, ranks: values[by_rank[np.clip(ranks, 0, max(n - 1, 0))]]  # noqa: E731
-    # Gather the few rows needed (one per session) before converting anything.
-    rows_of = lambda name, ranks: history[name].iloc[by_rank[np.clip(ranks, 0, max(n - 1, 0))]]  # noqa: E731
-    last_pos = np.where(seen, last, 0)
-    last_rows = pd.DataFrame({c: rows_of(c, last_pos).array for c in ("snapshot_at", "status", "expires_at")})
-    last_seen = _ns(last_rows["snapshot_at"])
+def _rules(state):
+    """The outcome rules of :func:`session_outcomes`, applied to a reduced history (the one definition)."""
+    snaps, s = state.snapshots, state.sessions
+    col = lambda name: s[name].to_numpy(np.int64)  # noqa: E731
+    last_seen, expires, created = col("last_seen"), col("expires_at"), col("created_at")
     last_k = np.searchsorted(snaps, last_seen)
     s_last = snaps[-1] if len(snaps) else _NAT
     next_ns = np.where(last_k + 1 < len(snaps), snaps[np.minimum(last_k + 1, max(len(snaps) - 1, 0))], _NAT)
-    expires = _ns(last_rows["expires_at"])
-    created = _ns(rows_of("created_at", last_pos))
     has_exp = expires != _NAT
-
-    c_seen, f_seen, e_seen = (firsts[s] < n for s in ("completed", "failed", "expired"))
-    open_last = (last_seen == s_last) & open_rows(last_rows)
+    codes, names = status_codes(s["last_status"])
+    open_last = (last_seen == s_last) & open_flags(codes, names, expires, last_seen)
+    firsts = {t: col(f"first_{t}") for t in ("completed", "failed", "expired")}
+    c_seen, f_seen, e_seen = (firsts[t] != _NAT for t in ("completed", "failed", "expired"))
     outcome = np.select(
         [open_last, c_seen, f_seen, e_seen, has_exp & (expires <= last_seen),
          has_exp & (next_ns != _NAT) & (expires <= next_ns)],
-        ["open", "completed", "failed", "expired", "expired", "expired"], "ended unseen")
-    by_status = term < n
-    term_ns = at(snap_ns, np.where(by_status, term, 0))
-    prev_ns = np.where(by_status & (prev >= 0), at(snap_ns, np.maximum(prev, 0)), _NAT)
+        [_CODE[k] for k in ("open", "completed", "failed", "expired", "expired", "expired")], _CODE["ended unseen"])
+    term_ns = np.where(c_seen, firsts["completed"], np.where(f_seen, firsts["failed"], firsts["expired"]))
+    prev_ns = np.where(c_seen, col("prev_completed"), np.where(f_seen, col("prev_failed"), col("prev_expired")))
+    by_status = term_ns != _NAT
     ended_after = np.where(by_status, prev_ns, last_seen)
     ended_by = np.where(by_status, term_ns, next_ns)
-    expired = outcome == "expired"
-    clock = expired & has_exp
-    exp_end = np.where(by_status & (term_ns != _NAT), np.minimum(expires, term_ns), expires)
+    clock = (outcome == _CODE["expired"]) & has_exp
+    exp_end = np.where(by_status, np.minimum(expires, term_ns), expires)
     ended_after = np.where(clock, exp_end, ended_after)
     ended_by = np.where(clock, exp_end, ended_by)
-    is_open = outcome == "open"
+    is_open = outcome == _CODE["open"]
     ended_after = np.where(is_open, _NAT, ended_after)
     ended_by = np.where(is_open, _NAT, ended_by)
-
-    if "uploaded_size" in history.columns:
-        known = history["uploaded_size"].notna().to_numpy()
-        known = known[keep] if not keep.all() else known
-        last_known = np.full(n_ids, -1, dtype=small)
-        np.maximum.at(last_known, codes[known], rows_k[known])
-        del known
-        uploaded = np.where(last_known >= 0, rows_of("uploaded_size", np.maximum(last_known, 0))
-                            .to_numpy("int64", na_value=-1), -1)
-    else:
-        uploaded = np.full(n_ids, -1, dtype=np.int64)
-    wasted_kind = np.isin(outcome, ["expired", "failed", "ended unseen"])
-    wasted = np.where(wasted_kind, uploaded, 0)
+    uploaded = col("uploaded_size")
+    wasted = np.where(np.isin(outcome, [_CODE[k] for k in ("expired", "failed", "ended unseen")]), uploaded, 0)
 
     utc = lambda v: pd.Series(np.asarray(v, dtype=np.int64).view("datetime64[ns]")).dt.tz_localize("UTC")  # noqa: E731
     ints = lambda v: pd.arrays.IntegerArray(np.where(v >= 0, v, 0).astype(np.int64), v < 0)  # noqa: E731
-    last_status = last_rows["status"].astype("category")
-    total = rows_of("total_size", last_pos).to_numpy("int64", na_value=-1)
-    ended = ended_by
+    last_status = s["last_status"]
     out = pd.DataFrame({
-        "upload_id": pd.Index(uniques).astype("string").array,
-        "first_seen": utc(at(snap_ns, np.where(seen, first, 0))), "last_seen": utc(last_seen),
-        "sightings": count.astype(np.int64), "last_status": last_status,
-        "outcome": pd.Categorical(outcome, categories=list(OUTCOMES)),
+        "upload_id": s["upload_id"].astype("string").array,
+        "first_seen": utc(col("first_seen")), "last_seen": utc(last_seen),
+        "sightings": col("sightings"), "last_status": last_status.array,
+        "outcome": pd.Categorical.from_codes(outcome, categories=list(OUTCOMES)),
         "created_at": utc(created), "expires_at": utc(expires),
-        "ended_after": utc(ended_after), "ended_by": utc(ended_by), "ended_at": utc(ended),
+        "ended_after": utc(ended_after), "ended_by": utc(ended_by), "ended_at": utc(ended_by),
     })
     out["time_to_outcome"] = out["ended_at"] - out["created_at"]
-    out["total_size"], out["uploaded_size"], out["bytes_wasted"] = ints(total), ints(uploaded), ints(wasted)
-    # By first sighting; within one snapshot as it listed them (snapshot files are sorted by creation).
-    out = out.iloc[np.nonzero(seen)[0][np.argsort(first[seen], kind="stable")]].reset_index(drop=True)
+    out["total_size"], out["uploaded_size"], out["bytes_wasted"] = ints(col("total_size")), ints(uploaded), ints(wasted)
+    # By first sighting, then by id: the same order whichever engine reduced the history (sorted in C++).
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = pa.table({"f": col("first_seen"), "u": pa.array(out["upload_id"].to_numpy(dtype=object), pa.string())})
+    out = out.take(pc.sort_indices(keys, sort_keys=[("f", "ascending"), ("u", "ascending")]).to_numpy()) \
+        .reset_index(drop=True)
     out.attrs["snapshots"] = list(pd.to_datetime(snaps, utc=True))
     return out
 
@@ -291,13 +208,13 @@ def _periods(values, freq):
     return pd.PeriodIndex(naive, freq=freq) if len(naive) else pd.PeriodIndex([], freq=freq)
 
 
+@fill_doc(HISTORY_DOCS)
 def trends(history, freq="D", *, outcomes=None):
     """Per period: sessions created and ended by outcome, open sessions, bytes and times to complete.
 
     Parameters
     ----------
-    history : pandas.DataFrame
-        A history frame.
+    {history_param}
     freq : str, default "D"
         Period length, any pandas period frequency ("h", "D", "W", "M").
     outcomes : pandas.DataFrame, optional
@@ -321,10 +238,8 @@ def trends(history, freq="D", *, outcomes=None):
         :func:`~tlanalytics.completion_curve`, over the sessions created in the period;
         NaT until half, or 90 %, of them are known to have completed).
 
-    Raises
-    ------
-    tlanalytics.errors.InvalidArgumentError
-        Not a history frame, or an unknown ``freq``.
+    {raises_invalid}
+        Not a history, or an unknown ``freq``.
 
     Examples
     --------
@@ -333,16 +248,22 @@ def trends(history, freq="D", *, outcomes=None):
     >>> len(table), int(table["created"].sum()) > 0
     (4, True)
     """
-    _check(history)
     try:
         pd.Period("2026-01-01", freq=freq)
     except (TypeError, ValueError, AttributeError) as exc:
         raise InvalidArgumentError(f"The value for `freq` must be a pandas period frequency such as 'h', 'D', "
                                    f"'W' or 'M', but {freq!r} was passed.") from exc
-    out = session_outcomes(history) if outcomes is None else outcomes
+    if isinstance(history, pd.DataFrame) and outcomes is not None:
+        _check(history)
+        snaps, n_open, b_open = open_by_snapshot(history)  # the outcomes are known: only the open counts
+    else:
+        state = _state(history)
+        snaps, n_open, b_open = state.snapshots, state.open_count, state.open_bytes
+        if outcomes is None:
+            outcomes = _rules(state)
+    out = outcomes.copy(deep=False)
+    out.attrs = {}
     durations, events = completion_durations(out)
-    snaps = _snapshots(history)
-    history, out = _plain(history), _plain(out)
     if not len(snaps):
         cols = ["created", "completed", "expired", "failed", "ended_unseen", "open_at_end", "bytes_open_at_end",
                 "bytes_wasted", "wasted_unknown", "completion_rate", "median_time_to_complete", "p90_time_to_complete"]
@@ -368,15 +289,10 @@ def trends(history, freq="D", *, outcomes=None):
                         ("ended_unseen", "ended unseen")):
         m = (kind == label) & ended.notna()
         table[name] = count(ended[m])
-    open_flags = open_rows(history)
-    kidx = np.searchsorted(snaps, _ns(history["snapshot_at"]))
-    sizes = history["total_size"].to_numpy("float64", na_value=0.0)
-    n_open = np.bincount(kidx[open_flags], minlength=len(snaps))
-    b_open = np.bincount(kidx[open_flags], weights=sizes[open_flags], minlength=len(snaps))
     last_of = pd.Series(np.arange(len(snaps)), index=snap_periods).groupby(level=0).max()
     table["open_at_end"] = pd.array(pd.Series(n_open[last_of.to_numpy()], index=last_of.index)
                                     .reindex(index), dtype="Int64")
-    table["bytes_open_at_end"] = pd.array(pd.Series(np.rint(b_open[last_of.to_numpy()]), index=last_of.index)
+    table["bytes_open_at_end"] = pd.array(pd.Series(b_open[last_of.to_numpy()], index=last_of.index)
                                           .reindex(index), dtype="Int64")
     m = ended.notna() & kind.isin(["expired", "failed", "ended unseen"])
     p = _periods(ended[m], freq)

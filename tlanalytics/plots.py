@@ -20,6 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from . import metrics
+from ._docfill import fill_doc
 from ._units import format_bytes, format_duration, format_utc
 from .errors import InvalidArgumentError
 from .schema import STATUSES, columns
@@ -86,21 +87,8 @@ def _doc(kwargs_target):
     earlier versions do not, so every fragment line is indented like the line
     of its placeholder.
     """
-    fragments = {**_DOCS, "kwargs": f"""**kwargs
-    Passed to :meth:`matplotlib.axes.Axes.{kwargs_target}`."""}
-
-    def decorate(func):
-        lines = []
-        for line in func.__doc__.split("\n"):
-            name = line.strip()[1:-1] if line.strip().startswith("{") and line.strip().endswith("}") else None
-            if name in fragments:
-                indent = line[: len(line) - len(line.lstrip())]
-                lines += [indent + part for part in fragments[name].split("\n")]
-            else:
-                lines.append(line)
-        func.__doc__ = "\n".join(lines)
-        return func
-    return decorate
+    return fill_doc({**_DOCS, "kwargs": f"""**kwargs
+    Passed to :meth:`matplotlib.axes.Axes.{kwargs_target}`."""})
 
 
 # --- helpers --------------------------------------------------------------
