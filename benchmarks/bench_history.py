@@ -49,7 +49,7 @@ def build_store(store, days, sessions, progress, seed=7):
     if done.exists() and json.loads(done.read_text()) == config:
         return
     rng = np.random.default_rng(seed)
-    schema = h._arrow_schema()
+    schema = h.arrow_schema()
     start = 1_767_225_600 * 1_000_000  # 2026-01-01T00:00:00Z in microseconds
     n = sessions
 
@@ -90,7 +90,7 @@ def build_store(store, days, sessions, progress, seed=7):
         import pandas as pd
 
         at = pd.Timestamp(now * 1000, tz="UTC")
-        h._write_table(table, store / h._file_name(at))
+        h.write_snapshot_table(table, store / h.snapshot_file_name(at))
         pool["age"] += 1
         ended = pool["age"] >= pool["life"]
         if ended.any():

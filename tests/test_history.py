@@ -308,7 +308,7 @@ def test_reading_in_batches_gives_the_same_frame(store, monkeypatch):
     whole = tla.load_history(store)
     import tlanalytics.history as h
 
-    monkeypatch.setattr(h, "_BATCH", 2)  # five files in three batches: ids and statuses united across them
+    monkeypatch.setattr(h, "BATCH", 2)  # five files in three batches: ids and statuses united across them
     pieces = tla.load_history(store)
     pd.testing.assert_frame_equal(pieces, whole)
     assert list(pieces["status"].cat.categories[:4]) == ["active", "completed", "failed", "expired"]

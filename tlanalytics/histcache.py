@@ -68,7 +68,7 @@ def write_cache(root, compacted, table):
     """Write the state of a compacted day (its Arrow table, rows by session) beside the store, atomically."""
     import pyarrow as pa
 
-    from .history import _write_table
+    from .history import write_snapshot_table
 
     state = sorted_state(table)
     s = state.sessions
@@ -79,7 +79,7 @@ def write_cache(root, compacted, table):
             "open_count": state.open_count.tolist(), "open_bytes": state.open_bytes.tolist()}
     out = pa.table({c: cols[c] for c in STATE_COLUMNS}).replace_schema_metadata(
         {b"tlanalytics": json.dumps(meta).encode()})
-    _write_table(out, cache_path(root, compacted), compacted=True)
+    write_snapshot_table(out, cache_path(root, compacted), compacted=True)
 
 
 def read_cache(root, compacted):

@@ -124,22 +124,22 @@ def open_history(store=None, *, since=None, until=None, engine="auto", on_damage
     >>> history = open_history("history", since="2026-01-01")  # doctest: +SKIP
     >>> table = trends(history, "W")  # doctest: +SKIP
     """
-    from .history import _store, _window
+    from .history import store_path, read_window
 
     if engine not in ENGINES:
         raise InvalidArgumentError(f"The value for `engine` must be one of {list(ENGINES)}, but {engine!r} was passed.")
     if engine == "duckdb" and not _has_duckdb():
         raise InvalidArgumentError('engine="duckdb" needs DuckDB: pip install "tlanalytics[history]" (or use '
                                    'engine="arrow").')
-    since, until = _window(since, until, on_damaged)
-    return History(_store(store), since, until, engine, on_damaged)
+    since, until = read_window(since, until, on_damaged)
+    return History(store_path(store), since, until, engine, on_damaged)
 
 
 def _reduce(handle, engine):
     """The state of ``handle`` by ``engine``, listing the store again if a compactor removed a file meanwhile."""
-    from .history import _ATTEMPTS
+    from .history import ATTEMPTS
 
-    for attempt in range(_ATTEMPTS):
+    for attempt in range(ATTEMPTS):
         skipped = []
         moments, sources = plan(handle.store, handle.since, handle.until, on_damaged=handle.on_damaged,
                                 skipped=skipped)
@@ -159,7 +159,7 @@ def _reduce(handle, engine):
                     log.warning("DuckDB could not reduce the history (%s); reading it with pyarrow", exc)
             return _arrow_state(moments, sources, handle)
         except FileNotFoundError:
-            if attempt + 1 == _ATTEMPTS or all(p.exists() for p, _ in sources):
+            if attempt + 1 == ATTEMPTS or all(p.exists() for p, _ in sources):
                 raise
             log.info("a history file went away while reading (compaction); listing the store again")
 
@@ -185,18 +185,18 @@ def _arrow_state(moments, sources, handle):
     session: :func:`~tlanalytics.histstate.reduce_sorted`), other days in batches of about 256 files."""
     import pyarrow as pa
 
-    from .histread import _batches, _columns, _frame, _read_sources
-    from .history import _BATCH, _arrow_schema
+    from .histread import source_batches, columns_of, to_frame, read_sources
+    from .history import BATCH, arrow_schema
 
-    full = _arrow_schema()
+    full = arrow_schema()
     schema = pa.schema([full.field("snapshot_at")] + [full.field(c) for c in _READ])
     lo = None if handle.since is None else handle.since.value
     hi = None if handle.until is None else handle.until.value
     parts, skipped, pending = [], [], []
 
     def flush():
-        for batch in _batches(pending, _BATCH):
-            frame = _frame(_columns(_read_sources(batch, schema, handle.on_damaged, skipped, lo, hi)))
+        for batch in source_batches(pending, BATCH):
+            frame = to_frame(columns_of(read_sources(batch, schema, handle.on_damaged, skipped, lo, hi)))
             parts.append(reduce_frame(frame))
             del frame
             pa.default_memory_pool().release_unused()
@@ -211,7 +211,7 @@ def _arrow_state(moments, sources, handle):
             whole_day = lo is None and hi is None  # a cut day is reduced from its rows
             cached = read_cache(handle.store, day[0][0]) if whole_day else None
             parts.append(cached if cached is not None else sorted_state(
-                _read_sources(day, schema, handle.on_damaged, skipped, lo, hi, by_session=True)))
+                read_sources(day, schema, handle.on_damaged, skipped, lo, hi, by_session=True)))
             continue
         pending.extend(day)
     flush()
@@ -222,9 +222,9 @@ def _with_moments(state, moments, skipped=()):
     """``state`` over every snapshot moment read (snapshots of an empty listing have no rows)."""
     lost = {p.name for p in skipped}
     if lost:
-        from .history import _file_name
+        from .history import snapshot_file_name
 
-        moments = [m for m in moments if _file_name(pd.Timestamp(m, tz="UTC")).name not in lost]
+        moments = [m for m in moments if snapshot_file_name(pd.Timestamp(m, tz="UTC")).name not in lost]
     snaps = np.unique(np.concatenate([np.asarray(moments, np.int64), state.snapshots]))
     k = np.searchsorted(snaps, state.snapshots)
     count, size = np.zeros(len(snaps), np.int64), np.zeros(len(snaps), np.int64)

@@ -119,13 +119,13 @@ def _day_table(day_sources, names):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .histread import _read_one
-    from .history import _arrow_schema
+    from .histread import read_one
+    from .history import arrow_schema
 
-    schema = _arrow_schema()
+    schema = arrow_schema()
     tables = []
     for path, take in day_sources:
-        table = _read_one(path, schema)
+        table = read_one(path, schema)
         if take is not None:
             wanted = pa.array(sorted(m // _US for m in take), pa.int64()).cast(schema.field("snapshot_at").type)
             table = table.filter(pc.is_in(table.column("snapshot_at"), value_set=wanted))
@@ -147,7 +147,7 @@ def _present_columns(day_sources):
 def _compact_day(root, day, on_damaged):
     """Compact one day folder; return the file written, or None when there was nothing to do."""
     from .histcache import drop_cache, write_cache
-    from .history import _write_table
+    from .history import write_snapshot_table
 
     skipped = []
     moments, day_sources = plan(root, days={day}, on_damaged=on_damaged, skipped=skipped)
@@ -159,7 +159,7 @@ def _compact_day(root, day, on_damaged):
     path = root / f"day={day}" / f"compacted-{len(us):04d}-{digest}.parquet"
     meta = {"format": "tlanalytics-compacted", "version": 1, "moments": us, "rows": table.num_rows}
     table = table.replace_schema_metadata({b"tlanalytics": json.dumps(meta).encode()})
-    _write_table(table, path, compacted=True)
+    write_snapshot_table(table, path, compacted=True)
     write_cache(root, path, table)
     held = set(moments)
     for old in path.parent.iterdir():  # only what the new file holds: never a snapshot written meanwhile
@@ -230,11 +230,11 @@ def compact_history(store=None, *, before=None, on_damaged="raise"):
     >>> compact_history("history")  # doctest: +SKIP
     [PosixPath('history/day=2026-11-28/compacted-0024-5c1f0e6b9a2d4e71.parquet')]
     """
-    from .history import _check_on_damaged, _moment, _store
+    from .history import check_on_damaged, as_moment, store_path
 
-    _check_on_damaged(on_damaged)
-    root = _store(store)
-    before = _moment(before, "before")
+    check_on_damaged(on_damaged)
+    root = store_path(store)
+    before = as_moment(before, "before")
     if not root.is_dir():
         return []
     days = sorted(d.name[4:] for d in root.glob("day=*") if d.is_dir())

@@ -38,7 +38,7 @@ import pandas as pd
 
 from .errors import FileFormatError, InvalidArgumentError
 from .histfiles import plan
-from .histread import _INTS, _TIMES, _pa, _read_all
+from .histread import INT_COLUMNS, TIME_COLUMNS, pyarrow_modules, read_all
 from .schema import columns
 
 __all__ = ["save_snapshot", "load_history", "default_store", "STORED_COLUMNS", "STORE_ENV"]
@@ -55,17 +55,17 @@ _DICTIONARY = ("snapshot_at", "status", "chunk_size", "vanished")
 _FORMAT = {"format": "tlanalytics-snapshot", "version": 1}
 _NAME = re.compile(r"^snapshot-(\d{8}T\d{6}\.\d{6})Z\.parquet$")
 _ON_DAMAGED = ("raise", "warn")
-_BATCH = 256  # files converted at a time
-_ATTEMPTS = 3  # listings of the store tried when files vanish under a reader
+BATCH = 256  # files converted at a time
+ATTEMPTS = 3  # listings of the store tried when files vanish under a reader
 
 
-def _arrow_schema():
+def arrow_schema():
     """The schema every snapshot file is read as; columns a file lacks come back as nulls."""
-    pa, _ = _pa()
+    pa, _ = pyarrow_modules()
     ts = pa.timestamp("us", tz="UTC")
     types = {"snapshot_at": ts, "upload_id": pa.string(), "status": pa.string(), "vanished": pa.bool_()}
-    types.update({c: pa.int64() for c in _INTS})
-    types.update({c: ts for c in _TIMES})
+    types.update({c: pa.int64() for c in INT_COLUMNS})
+    types.update({c: ts for c in TIME_COLUMNS})
     return pa.schema([(name, types[name]) for name in ("snapshot_at",) + STORED_COLUMNS])
 
 
@@ -99,7 +99,7 @@ def default_store():
     return base / "tlanalytics" / "history"
 
 
-def _store(store):
+def store_path(store):
     """``store`` as a Path (None: :func:`default_store`)."""
     if store is None:
         return default_store()
@@ -108,7 +108,7 @@ def _store(store):
     return Path(store).expanduser()
 
 
-def _moment(value, name):
+def as_moment(value, name):
     """A moment as a UTC Timestamp floored to microseconds (naive means UTC), or None."""
     if value is None:
         return None
@@ -123,31 +123,31 @@ def _moment(value, name):
     return ts.floor("us")
 
 
-def _check_on_damaged(on_damaged):
+def check_on_damaged(on_damaged):
     """Raise InvalidArgumentError unless ``on_damaged`` is one of :data:`_ON_DAMAGED`."""
     if on_damaged not in _ON_DAMAGED:
         raise InvalidArgumentError(f"The value for `on_damaged` must be one of {list(_ON_DAMAGED)}, "
                                    f"but {on_damaged!r} was passed.")
 
 
-def _window(since, until, on_damaged):
+def read_window(since, until, on_damaged):
     """``(since, until)`` as UTC Timestamps (or None), checked with ``on_damaged``; InvalidArgumentError if bad."""
-    _check_on_damaged(on_damaged)
-    since, until = _moment(since, "since"), _moment(until, "until")
+    check_on_damaged(on_damaged)
+    since, until = as_moment(since, "since"), as_moment(until, "until")
     if since is not None and until is not None and since > until:
         raise InvalidArgumentError(f"`since` ({since}) must not be after `until` ({until}).")
     return since, until
 
 
-def _file_name(snapshot_at):
+def snapshot_file_name(snapshot_at):
     """The file of one snapshot, relative to the store."""
     return Path(f"day={snapshot_at:%Y-%m-%d}") / f"snapshot-{snapshot_at:%Y%m%dT%H%M%S.%f}Z.parquet"
 
 
 def _table(df, snapshot_at):
     """The Arrow table of one snapshot: ``snapshot_at`` and the stored columns ``df`` has."""
-    pa, _ = _pa()
-    schema = _arrow_schema()
+    pa, _ = pyarrow_modules()
+    schema = arrow_schema()
     arrays, fields = [pa.array([snapshot_at.value // 1000] * len(df), type=pa.int64()).cast(schema.field(0).type)], [
         schema.field(0)]
     for name in STORED_COLUMNS:
@@ -157,11 +157,11 @@ def _table(df, snapshot_at):
         try:
             if name == "status":
                 values = col.astype("object").where(col.notna(), None)
-            elif name in _TIMES:
+            elif name in TIME_COLUMNS:
                 values = pd.to_datetime(col, utc=True)
             elif name == "vanished":
                 values = col.astype("boolean")
-            elif name in _INTS:
+            elif name in INT_COLUMNS:
                 values = col.astype("Int64")
             else:
                 values = col.astype("object").where(col.notna(), None)
@@ -175,13 +175,13 @@ def _table(df, snapshot_at):
     return table.sort_by([("created_at", "ascending"), ("upload_id", "ascending")])
 
 
-def _write_table(table, path, compacted=False):
+def write_snapshot_table(table, path, compacted=False):
     """Write ``table`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``.
 
     A compacted day (rows by session, then time) is dictionary-encoded throughout: a session's id, sizes and
     dates repeat in runs, which the dictionary indices' run-length encoding stores in a few bits.
     """
-    _, pq = _pa()
+    _, pq = pyarrow_modules()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
     try:
@@ -194,7 +194,7 @@ def _write_table(table, path, compacted=False):
                 pq.write_table(table, fh, compression="zstd", compression_level=6,
                                use_dictionary=[c for c in _DICTIONARY if c in names],
                                column_encoding={c: "DELTA_BINARY_PACKED" for c in names
-                                                if c in _INTS + _TIMES and c not in _DICTIONARY})
+                                                if c in INT_COLUMNS + TIME_COLUMNS and c not in _DICTIONARY})
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -247,9 +247,9 @@ def save_snapshot(df, store=None, *, snapshot_at=None):
         snapshot_at = df.attrs.get("as_of")
         if snapshot_at is None:
             raise InvalidArgumentError("The frame has no attrs['as_of']; pass `snapshot_at=` to say when it was taken.")
-    snapshot_at = _moment(snapshot_at, "snapshot_at")
-    path = _store(store) / _file_name(snapshot_at)
-    _write_table(_table(df, snapshot_at), path)
+    snapshot_at = as_moment(snapshot_at, "snapshot_at")
+    path = store_path(store) / snapshot_file_name(snapshot_at)
+    write_snapshot_table(_table(df, snapshot_at), path)
     log.info("saved a snapshot of %d sessions to %s", len(df), path)
     return path
 
@@ -299,31 +299,31 @@ def load_history(store=None, *, since=None, until=None, columns=None, on_damaged
     >>> history = load_history("history", since="2026-11-01")  # doctest: +SKIP
     >>> history.groupby("snapshot_at").size().tail(1)  # doctest: +SKIP
     """
-    since, until = _window(since, until, on_damaged)
-    schema = _arrow_schema()
+    since, until = read_window(since, until, on_damaged)
+    schema = arrow_schema()
     if columns is not None:
         lone = isinstance(columns, str)  # a lone name is an error: a string is a list of letters
         columns = [columns] if lone else list(columns)
         if lone or any(c not in STORED_COLUMNS for c in columns):
             raise InvalidArgumentError(f"The value for `columns` must be a list of {list(STORED_COLUMNS)}, "
                                        f"but {columns!r} was passed.")
-        schema = _pa()[0].schema([schema.field(0)] + [schema.field(c) for c in STORED_COLUMNS if c in columns])
-    root = _store(store)
-    for attempt in range(_ATTEMPTS):  # a compactor may delete a listed file before it is read: list again
+        schema = pyarrow_modules()[0].schema([schema.field(0)] + [schema.field(c) for c in STORED_COLUMNS if c in columns])
+    root = store_path(store)
+    for attempt in range(ATTEMPTS):  # a compactor may delete a listed file before it is read: list again
         skipped = []
         moments, sources = plan(root, since, until, on_damaged=on_damaged, skipped=skipped)
         try:
-            df, bad = _read_all(sources, schema, on_damaged, batch=_BATCH, lo=None if since is None else since.value,
+            df, bad = read_all(sources, schema, on_damaged, batch=BATCH, lo=None if since is None else since.value,
                                 hi=None if until is None else until.value)
             break
         except (FileNotFoundError, FileFormatError) as exc:
-            if attempt + 1 == _ATTEMPTS or not _vanished(exc, sources):
+            if attempt + 1 == ATTEMPTS or not _vanished(exc, sources):
                 raise
             log.info("a history file went away while reading (compaction); listing the store again")
     skipped += bad
     lost = {p.name for p in skipped}
     # The moments of damaged hourly files skipped are not snapshots read (a damaged compacted file lists none).
-    kept = [m for m in moments if _file_name(pd.Timestamp(m, tz="UTC")).name not in lost]
+    kept = [m for m in moments if snapshot_file_name(pd.Timestamp(m, tz="UTC")).name not in lost]
     df.attrs.update(snapshots=list(pd.to_datetime(kept, utc=True)), store=str(root),
                     skipped=[str(p) for p in skipped])
     return df

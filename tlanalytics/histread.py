@@ -20,11 +20,11 @@ from .schema import STATUSES, dtype_of
 
 log = logging.getLogger(__name__)
 
-_INTS = ("total_size", "chunk_size", "total_chunks", "uploaded_size", "chunks_completed", "chunks_failed")
-_TIMES = ("snapshot_at", "created_at", "expires_at", "last_activity")
+INT_COLUMNS = ("total_size", "chunk_size", "total_chunks", "uploaded_size", "chunks_completed", "chunks_failed")
+TIME_COLUMNS = ("snapshot_at", "created_at", "expires_at", "last_activity")
 
 
-def _pa():
+def pyarrow_modules():
     """pyarrow and pyarrow.parquet (a core dependency)."""
     import pyarrow
     import pyarrow.parquet
@@ -32,9 +32,9 @@ def _pa():
     return pyarrow, pyarrow.parquet
 
 
-def _read_one(path, schema):
+def read_one(path, schema):
     """Read one snapshot file as ``schema`` (missing columns as nulls), or raise FileFormatError naming it."""
-    pa, pq = _pa()
+    pa, pq = pyarrow_modules()
     try:
         present = set(pq.read_schema(path).names)
         table = pq.read_table(path, columns=[f.name for f in schema if f.name in present])
@@ -52,7 +52,7 @@ def _read_one(path, schema):
 
 def _read_batch(paths, schema, on_damaged, skipped):
     """One Arrow table of some files: one fast dataset scan, file by file when something is wrong."""
-    pa, _ = _pa()
+    pa, _ = pyarrow_modules()
     import pyarrow.dataset as ds
 
     try:
@@ -62,7 +62,7 @@ def _read_batch(paths, schema, on_damaged, skipped):
     tables = []
     for path in paths:
         try:
-            tables.append(_read_one(path, schema))
+            tables.append(read_one(path, schema))
         except FileFormatError as exc:
             if on_damaged == "raise":
                 raise
@@ -71,7 +71,7 @@ def _read_batch(paths, schema, on_damaged, skipped):
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
-def _batches(sources, size):
+def source_batches(sources, size):
     """Sources in batches of about ``size`` files, never splitting a day (its rows are sorted together)."""
     out, cur, day = [], [], None
     for path, take in sources:
@@ -83,12 +83,12 @@ def _batches(sources, size):
     return out + [cur] if cur else out
 
 
-def _read_sources(batch, schema, on_damaged, skipped, lo, hi, by_session=False):
+def read_sources(batch, schema, on_damaged, skipped, lo, hi, by_session=False):
     """One Arrow table of a batch of sources in snapshot order (compacted files filtered to their moments).
 
     ``by_session``: a lone compacted file keeps its order, by (upload_id, snapshot_at).
     """
-    pa, _ = _pa()
+    pa, _ = pyarrow_modules()
     import pyarrow.compute as pc
 
     from .histfiles import is_compacted
@@ -99,7 +99,7 @@ def _read_sources(batch, schema, on_damaged, skipped, lo, hi, by_session=False):
         if not is_compacted(path):
             continue
         try:
-            table = _read_one(path, schema)
+            table = read_one(path, schema)
         except FileFormatError as exc:
             if on_damaged == "raise":
                 raise
@@ -123,20 +123,20 @@ def _read_sources(batch, schema, on_damaged, skipped, lo, hi, by_session=False):
     return table
 
 
-def _read_all(sources, schema, on_damaged, batch, lo=None, hi=None):
+def read_all(sources, schema, on_damaged, batch, lo=None, hi=None):
     """The history frame of every source, ``batch`` files at a time.
 
     Converting batch by batch keeps the peak near the size of the final frame
     (Arrow strings of a whole year would take several times more), and ids
     become categoricals whose categories are united at the end.
     """
-    pa, _ = _pa()
+    pa, _ = pyarrow_modules()
     skipped, pieces = [], []
-    for part in _batches(sources, batch) or [[]]:
-        pieces.append(_columns(_read_sources(part, schema, on_damaged, skipped, lo, hi)))
+    for part in source_batches(sources, batch) or [[]]:
+        pieces.append(columns_of(read_sources(part, schema, on_damaged, skipped, lo, hi)))
         pa.default_memory_pool().release_unused()
     if len(pieces) == 1:
-        return _frame(pieces[0]), skipped
+        return to_frame(pieces[0]), skipped
     from pandas.api.types import union_categoricals
 
     out = {}
@@ -150,12 +150,12 @@ def _read_all(sources, schema, on_damaged, batch, lo=None, hi=None):
         else:
             out[name] = pd.concat(parts, ignore_index=True)
         del parts
-    return _frame(out), skipped
+    return to_frame(out), skipped
 
 
 def _categorical(col, categories=None):
     """A string column as a pandas Categorical built from Arrow dictionary codes (no per-row Python work)."""
-    pa, _ = _pa()
+    pa, _ = pyarrow_modules()
     import pyarrow.compute as pc
 
     encoded = col.dictionary_encode().combine_chunks() if len(col) else None
@@ -170,7 +170,7 @@ def _categorical(col, categories=None):
     return pd.Series(cat)
 
 
-def _frame(cols):
+def to_frame(cols):
     """A history frame from its columns (no copies), with ``chunks_pending`` recomputed."""
     df = pd.DataFrame(cols, copy=False)
     if {"total_chunks", "chunks_completed", "chunks_failed"} <= set(df.columns):
@@ -179,9 +179,9 @@ def _frame(cols):
     return df
 
 
-def _columns(table):
+def columns_of(table):
     """The columns of an Arrow table as Series: ids as categoricals, schema dtypes elsewhere."""
-    pa, _ = _pa()
+    pa, _ = pyarrow_modules()
     out = {}
     for name in table.column_names:
         col = table.column(name)
@@ -189,9 +189,9 @@ def _columns(table):
             out[name] = _categorical(col)
         elif name == "status":
             out[name] = _categorical(col, STATUSES)
-        elif name in _TIMES:
+        elif name in TIME_COLUMNS:
             out[name] = col.cast(pa.timestamp("ns", tz="UTC")).to_pandas().astype(dtype_of("created_at"))
-        elif name in _INTS:
+        elif name in INT_COLUMNS:
             out[name] = col.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
         else:
             out[name] = col.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
