@@ -143,3 +143,27 @@ def walkthrough_demo(tmp_path_factory):
     return types.SimpleNamespace(nb=nb, key=read[".demo_key"], work=work, files=files,
                                  exports_first=json.loads(read[".exports_first"]),
                                  exports_again=json.loads(read[".exports_again"]))
+
+
+# --- the demo report, written once (tests/test_report.py, tests/test_history_views.py) ----------------------
+
+@pytest.fixture(scope="session")
+def demo_report(tmp_path_factory):
+    """``report.html`` of ``python -m tlanalytics report --demo --quiet -o DIR``, run once as a user runs it.
+
+    A subprocess without the developer's key, base URL or snapshot store in
+    its environment (so the demo's own simulated 30 days of history are the
+    trends); progress is read (the default). The report takes ~10 s of CPU.
+    """
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path_factory.mktemp("demo-report")
+    env = {k: v for k, v in os.environ.items() if k not in ("TWELVELABS_API_KEY", "TWELVE_LABS_API_KEY",
+                                                            "TWELVELABS_BASE_URL", "TLANALYTICS_STORE")}
+    env.update(PYTHONPATH=root + os.pathsep + env.get("PYTHONPATH", ""), MPLBACKEND="Agg")
+    proc = subprocess.run([sys.executable, "-m", "tlanalytics", "report", "--demo", "--quiet", "-o", str(out)],
+                          capture_output=True, text=True, env=env, timeout=180, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    return out / "report.html"
