@@ -230,7 +230,7 @@ def test_the_search_finds_every_form():
 @pytest.fixture(scope="module")
 def busy_sim():
     """The canary's account: faults and a listing that keeps changing (retries logged, a warning raised)."""
-    sim = Simulator(generate_uploads(90, seed=21, now=NOW), api_key=CANARY, faults=0.15,
+    sim = Simulator(generate_uploads(40, seed=21, now=NOW), api_key=CANARY, faults=0.15,
                     fault_kinds=("500", "429", "drop", "nonjson", "truncate"), churn=1, seed=21).start()
     yield sim
     sim.stop()
