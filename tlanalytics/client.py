@@ -91,7 +91,7 @@ class UploadsClient:
     One pooled ``requests.Session`` (an ``HTTPAdapter`` pool sized to
     ``max_workers``), a bounded thread pool, retries with exponential backoff
     and full jitter that honour ``Retry-After``, an adaptive window on the
-    requests in flight (it starts at 8, grows up to ``max_workers`` while
+    requests in flight (it starts at 16, grows up to ``max_workers`` while
     responses stay healthy, and is cut on 429s, 5xx and a clear rise in
     latency; 429s also set a request rate, see :mod:`tlanalytics._window`),
     and an optional client-side ``max_rate``.
@@ -109,7 +109,7 @@ class UploadsClient:
         Items per listing page, 1 to 50 (the API's maximum).
     max_workers : int, default 32
         Most requests in flight at once (and threads in the pool): the ceiling
-        of the adaptive window, which starts at 8.
+        of the adaptive window, which starts at 16.
     timeout : float or (float, float), default (3.05, 30)
         Connect and read timeouts of every request, in seconds. Their sum
         also bounds one whole attempt, body included: a server sending a
