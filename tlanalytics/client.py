@@ -94,7 +94,8 @@ class UploadsClient:
     """A client for the multipart-upload endpoints of the TwelveLabs API.
 
     One pooled ``requests.Session`` (an ``HTTPAdapter`` pool sized to
-    ``max_workers``), a bounded thread pool, retries with exponential backoff
+    ``max_workers``; it never reads ``~/.netrc``, proxy variables still
+    apply), a bounded thread pool, retries with exponential backoff
     and full jitter that honour ``Retry-After``, an adaptive window on the
     requests in flight (it starts at 16, grows up to ``max_workers`` while
     responses stay healthy, and is cut on 429s, 5xx and a clear rise in
