@@ -120,7 +120,8 @@ def walkthrough_demo(tmp_path_factory):
         "display_name": "tlanalytics walkthrough", "language": "python"}))
     work = root / "work"
     work.mkdir()
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", "explore_uploads.ipynb")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.join(repo, "notebooks", "explore_uploads.ipynb")
     nb = nbformat.read(path, as_version=4)
     n_cells = len(nb.cells)
     export_cell = [c for c in nb.cells if c.cell_type == "code"][-1]
