@@ -10,7 +10,7 @@ The simulator runs in a separate process (see ``_common.RemoteSimulator``) with
 50 ms added to every request. Requests are counted by the simulator. The ideal
 bound is ``(1 + ceil((pages - 1) / workers)) * latency``: page 1 alone, then
 the other pages in rounds of ``workers`` concurrent requests (the adaptive
-window starts at 8 and has to grow to ``workers``: that is part of the time).
+window starts at 16 and has to grow to ``workers``: that is part of the time).
 
 ``--cpu``: the client's CPU time (``time.process_time``, every thread of the
 benchmark process; the simulator, with no added latency, runs in another

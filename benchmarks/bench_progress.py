@@ -18,7 +18,7 @@ sequence: its time is linear in the number of sessions).
 
 Part ``limited``: the simulator answers 429 (``Retry-After: 1``) past
 ``rate`` requests in any second, which the client is not told; ``add_progress``
-at the default ceiling (a fresh client, so the window starts at 8 and knows no
+at the default ceiling (a fresh client, so the window starts at 16 and knows no
 rate), against the bound ``sessions / rate``, with the share of requests
 answered 429. The listing is read first, then 1.1 s pass so its requests have
 left the server's one-second window.

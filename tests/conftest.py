@@ -76,3 +76,95 @@ def hostile():
     yield make
     for server in started:
         server.stop()
+
+
+# --- the walkthrough notebook, executed once (tests/test_notebooks.py, tests/reliability/test_secrets.py) ----
+
+WALKTHROUGH_EXTRA_CELLS = (
+    # read back by the tests, then removed with these cells: the demo simulator's key ...
+    "open('.demo_key', 'w').write(demo.api_key)",
+    # ... the exports after one run, and after re-running the export cell (the notebook's last code cell)
+    "import json as _json\nopen('.exports_first', 'w').write(_json.dumps(sorted(os.listdir('exports'))))",
+    None,  # the export cell again, as a user re-running it
+    "open('.exports_again', 'w').write(_json.dumps(sorted(os.listdir('exports'))))",
+)
+
+
+@pytest.fixture(scope="session")
+def walkthrough_demo(tmp_path_factory):
+    """``notebooks/explore_uploads.ipynb`` executed once in demo mode, as a user runs it, for every test that reads it.
+
+    The kernel is this interpreter (a kernelspec in a temporary folder), the
+    environment has no key (so the notebook takes its demo branch) and no
+    ``MPLBACKEND`` (the kernel's inline backend, as in Jupyter), and the
+    working folder is fresh. After the notebook's own cells, test cells write
+    the demo simulator's key and the exports folder's listing, run the export
+    cell again and list the folder again; their files are read back and
+    removed, and the cells are dropped. Returns a namespace: ``nb`` (the
+    notebook as committed, with the outputs of its run), ``key``, ``work``,
+    ``files`` (every file the notebook wrote: relative path -> bytes),
+    ``exports_first`` and ``exports_again`` (the listings).
+    """
+    import json
+    import sys
+    import types
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    root = tmp_path_factory.mktemp("walkthrough")
+    spec = root / "jupyter" / "kernels" / "tlanalytics-walkthrough"
+    spec.mkdir(parents=True)
+    spec.joinpath("kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "tlanalytics walkthrough", "language": "python"}))
+    work = root / "work"
+    work.mkdir()
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.join(repo, "notebooks", "explore_uploads.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    n_cells = len(nb.cells)
+    export_cell = [c for c in nb.cells if c.cell_type == "code"][-1]
+    assert "explorer.export()" in export_cell.source  # the cell the re-run checks
+    for source in WALKTHROUGH_EXTRA_CELLS:
+        nb.cells.append(nbformat.v4.new_code_cell(export_cell.source if source is None else source))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUPYTER_PATH", str(root / "jupyter"))
+        mp.delenv("MPLBACKEND", raising=False)
+        for var in ("TWELVELABS_API_KEY", "TWELVE_LABS_API_KEY", "TWELVELABS_BASE_URL"):
+            mp.delenv(var, raising=False)
+        NotebookClient(nb, kernel_name="tlanalytics-walkthrough", timeout=180, startup_timeout=60,
+                       resources={"metadata": {"path": str(work)}}, store_widget_state=True).execute()
+    read = {}
+    for name in (".demo_key", ".exports_first", ".exports_again"):
+        read[name] = work.joinpath(name).read_text()
+        work.joinpath(name).unlink()
+    nb.cells = nb.cells[:n_cells]
+    files = {p.relative_to(work).as_posix(): p.read_bytes() for p in sorted(work.rglob("*")) if p.is_file()}
+    return types.SimpleNamespace(nb=nb, key=read[".demo_key"], work=work, files=files,
+                                 exports_first=json.loads(read[".exports_first"]),
+                                 exports_again=json.loads(read[".exports_again"]))
+
+
+# --- the demo report, written once (tests/test_report.py, tests/test_history_views.py) ----------------------
+
+@pytest.fixture(scope="session")
+def demo_report(tmp_path_factory):
+    """``report.html`` of ``python -m tlanalytics report --demo --quiet -o DIR``, run once as a user runs it.
+
+    A subprocess without the developer's key, base URL or snapshot store in
+    its environment (so the demo's own simulated 30 days of history are the
+    trends); progress is read (the default). The report takes ~10 s of CPU.
+    """
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path_factory.mktemp("demo-report")
+    env = {k: v for k, v in os.environ.items() if k not in ("TWELVELABS_API_KEY", "TWELVE_LABS_API_KEY",
+                                                            "TWELVELABS_BASE_URL", "TLANALYTICS_STORE")}
+    env.update(PYTHONPATH=root + os.pathsep + env.get("PYTHONPATH", ""), MPLBACKEND="Agg")
+    proc = subprocess.run([sys.executable, "-m", "tlanalytics", "report", "--demo", "--quiet", "-o", str(out)],
+                          capture_output=True, text=True, env=env, timeout=180, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    return out / "report.html"

@@ -3,7 +3,7 @@
 import collections
 import random
 import threading
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -46,7 +46,7 @@ def test_the_window_grows_while_responses_stay_healthy(make_sim, make_client):
     sim.reset_stats()
     out = client.add_progress(df)
     state = client.concurrency
-    assert state["start"] == _window.START == 8
+    assert state["start"] == _window.START == 16
     assert state["peak"] > state["start"] and state["peak_in_flight"] > state["start"]
     assert state["peak_in_flight"] <= state["peak"] <= 32 and state["throttled"] == 0
     # one request per session, none lost or repeated
@@ -75,11 +75,20 @@ def test_the_window_shrinks_and_learns_a_rate_under_429s_without_losing_a_reques
 
 def test_load_uploads_puts_the_window_history_in_attrs(make_sim):
     sim = make_sim(uploads(300), latency=0.01)
-    df = load_uploads(sim.api_key, base_url=sim.base_url, progress=False, page_limit=10, max_workers=16)
+    df = load_uploads(sim.api_key, base_url=sim.base_url, progress=False, page_limit=10, max_workers=24)
     hist = df.attrs["concurrency"]
     assert set(hist) == HISTORY
-    assert hist["start"] == 8 and 8 <= hist["peak"] <= 16 and hist["low"] <= hist["final"] <= hist["peak"]
+    assert hist["start"] == 16 and 16 <= hist["peak"] <= 24 and hist["low"] <= hist["final"] <= hist["peak"]
     assert hist["rate"] is None and len(df) == 300 and sim.requests == 30
+
+
+def test_a_listing_of_100_pages_reaches_the_ceiling_and_asks_for_each_page_once(make_sim):
+    sim = make_sim(uploads(5000), latency=0.02)
+    df = load_uploads(sim.api_key, base_url=sim.base_url, progress=False)  # the defaults: 50 a page, 32 workers
+    hist = df.attrs["concurrency"]
+    assert hist["start"] == 16 and hist["peak"] == 32 and hist["decreases"] == 0  # healthy: grew, never cut
+    pages = sorted(int(parse_qs(urlsplit(path).query)["page"][0]) for _, path, _, _ in sim.request_log)
+    assert pages == list(range(1, 101)) and len(df) == 5000 and df["upload_id"].is_unique
 
 
 def test_one_worker_means_one_request_in_flight(make_sim, make_client):

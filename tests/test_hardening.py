@@ -337,6 +337,22 @@ def test_demo_works_behind_a_proxy_and_never_contacts_it(proxy, tmp_path):
     assert proxy.contacts == 0
 
 
+def test_a_netrc_password_for_the_api_host_is_never_sent(hostile, tmp_path, monkeypatch):
+    """The client's own session skips requests' ~/.netrc lookup (a stat of two files on every request, and a
+    password the API does not take); a session the caller passes keeps requests' behaviour (the control)."""
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login someone password netrc-secret\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    server = hostile(honest([item(i) for i in range(120)]))
+    df = load_uploads(KEY, base_url=server.base_url, page_limit=50, progress=False)
+    assert len(df) == 120 and len(server.requests) == 3
+    assert not any("authorization" in {k.lower() for k in r.headers} for r in server.requests)
+    with requests.Session() as session:  # the control: plain requests reads the file and sends it
+        load_uploads(KEY, base_url=server.base_url, page_limit=50, progress=False, session=session)
+    assert any(r.headers.get("Authorization", "").startswith("Basic ") for r in server.requests[3:])
+
+
 class Tripwire(HTTPAdapter):
     def send(self, request, **kwargs):
         pytest.fail(f"a connection was attempted: {request.url}")

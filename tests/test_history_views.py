@@ -218,11 +218,10 @@ def test_history_demo_and_errors(tmp_path):
     assert proc.returncode == 5 and "warning" in proc.stderr and "no snapshots" in proc.stderr
 
 
-def test_report_demo_has_thirty_days_of_trends(tmp_path):
-    proc = cli("report", "--demo", "--no-progress", "-o", tmp_path / "r")
-    assert proc.returncode == 0, proc.stderr
-    html = (tmp_path / "r" / "report.html").read_text()
+def test_report_demo_has_thirty_days_of_trends(tmp_path, demo_report):
+    html = demo_report.read_text()  # `tlanalytics report --demo`, written once per session (tests/conftest.py)
     start = html.index('<table id="trends">')
     assert 'id="trends-section"' in html and html.count("<tr>", start, html.index("</table>", start)) == 32
-    proc = cli("report", "--demo", "--no-progress", "-o", tmp_path / "s", "--store", tmp_path / "nothing")
+    proc = cli("report", "--demo", "--no-progress", "--listing-only", "-o", tmp_path / "s",
+               "--store", tmp_path / "nothing")
     assert proc.returncode == 0 and "No snapshots yet" in (tmp_path / "s" / "report.html").read_text()

@@ -377,7 +377,7 @@ def test_panels_open_full_size_when_clicked(browser, full):
 
 @pytest.mark.parametrize("width", [1400, 800])
 def test_demo_report_reads_at_1400_and_800_px(browser, demo_report, tmp_path, width):
-    path = demo_report
+    path = demo_report  # `tlanalytics report --demo`, written once per session (tests/conftest.py)
     page = _browser.inspect(browser, path, width=width)
     text = page["text"]
     assert "need attention now" in text and "Do now" in text and "Failed sessions" in text
@@ -397,15 +397,6 @@ def test_demo_report_reads_at_1400_and_800_px(browser, demo_report, tmp_path, wi
     assert f"{status['failed']:,} failed" in subtitle and tiles["Failed"] == f"{status['failed']:,}"
     assert opened <= status["active"]  # active but past expiry are not open
     _browser.screenshot(browser, tmp_path / f"report-{width}.png", height=page["height"], width=width)
-
-
-@pytest.fixture(scope="module")
-def demo_report(tmp_path_factory):
-    from tlanalytics.cli import main
-
-    out = tmp_path_factory.mktemp("demo")
-    assert main(["report", "--demo", "--quiet", "-o", str(out)]) == 0
-    return out / "report.html"
 
 
 def test_empty_report_renders_in_chromium(browser, tmp_path):

@@ -26,7 +26,7 @@ def test_the_window_starts_small_and_never_above_the_ceiling(ceiling, start, exp
 
 
 def test_slow_start_doubles_per_round_trip_up_to_the_ceiling():
-    w = Window(32)
+    w = Window(32, start=8)
     seen = []
     for rt in range(6):
         round_trip(w, 0.05 * (rt + 1))
@@ -35,11 +35,18 @@ def test_slow_start_doubles_per_round_trip_up_to_the_ceiling():
     assert w.history()["peak"] == 32 and w.decreases == 0
 
 
+def test_the_default_window_reaches_32_in_one_round_trip():
+    w = Window(32)  # START = 16: the default max_workers after one healthy round trip (8 needed two)
+    assert w.allowed == 16
+    round_trip(w, 0.05)
+    assert w.allowed == 32 and w.history()["start"] == 16
+
+
 def test_an_unused_window_does_not_grow():
     w = Window(32)
     for _ in range(50):
-        w.observe(w.epoch, 1.0, latency=LAT, in_flight=3)  # 3 of 8 in flight: something else limits
-    assert w.allowed == 8
+        w.observe(w.epoch, 1.0, latency=LAT, in_flight=3)  # 3 of 16 in flight: something else limits
+    assert w.allowed == _window.START == 16
 
 
 def test_a_429_halves_the_window_once_per_congestion_event():

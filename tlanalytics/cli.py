@@ -37,14 +37,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import re
 import signal
 import sys
 import threading
 import time
-import traceback
 import warnings
 from pathlib import Path
 
@@ -273,15 +271,16 @@ def _redact(text):
     return redact(text, mark="<hidden>")
 
 
-class _RedactingFormatter(logging.Formatter):
-    """A log formatter that redacts the API key from every record."""
-
-    def format(self, record):
-        return _redact(super().format(record))
-
-
 def _setup_logging(debug):
     """Log to stderr (DEBUG with ``--debug``), warnings as one line; returns a function undoing it."""
+    import logging  # here, not at the top: ``--help`` and usage errors never log (start-up time, issue 15)
+
+    class _RedactingFormatter(logging.Formatter):
+        """A log formatter that redacts the API key from every record."""
+
+        def format(self, record):
+            return _redact(super().format(record))
+
     root = logging.getLogger()
     saved = root.handlers[:], root.level, warnings.showwarning
     handler = logging.StreamHandler(sys.stderr)
@@ -806,6 +805,8 @@ def _main(argv):
             raise
         code, message = _classify(exc)
         if args.debug:
+            import traceback
+
             _err(traceback.format_exc().rstrip("\n"))
         _err(f"tlanalytics: error: {message}".replace("\n", " "))
         return code

@@ -623,7 +623,7 @@ def test_the_loader_over_http_returns_every_item_or_a_typed_error(case, fuzz_ser
         warnings.simplefilter("always")
         try:
             df = load_uploads(KEY, base_url=fuzz_server.base_url, page_limit=limit, max_workers=3, max_retries=1,
-                              timeout=(2, 5), as_of=AS_OF, progress=False)
+                              backoff=0.001, timeout=(2, 5), as_of=AS_OF, progress=False)
         except TLAnalyticsError as exc:
             assert broken and isinstance(exc, ResponseFormatError), f"{type(exc).__name__}: {exc}"
             return
@@ -878,7 +878,8 @@ def test_recompute_for_any_moment_or_a_typed_error(items, moment, fuzz_counts):
     assert out.attrs["as_of"].unit == "ns" and out.attrs["as_of"].tz is not None
 
 
-@PURE
+# 100 examples, as for recompute: the cost is pandas parsing AS_OF_VALUES' megabyte string (~0.1 s each time it is drawn)
+@settings(PURE, max_examples=100 * SCALE)
 @given(items=st.lists(listing_items(), max_size=10), now=st.one_of(st.none(), AS_OF_VALUES))
 def test_key_figures_of_any_frame(items, now, fuzz_counts):
     fuzz_counts["summarize"] = fuzz_counts.get("summarize", 0) + 1

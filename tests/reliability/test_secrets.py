@@ -230,7 +230,7 @@ def test_the_search_finds_every_form():
 @pytest.fixture(scope="module")
 def busy_sim():
     """The canary's account: faults and a listing that keeps changing (retries logged, a warning raised)."""
-    sim = Simulator(generate_uploads(90, seed=21, now=NOW), api_key=CANARY, faults=0.15,
+    sim = Simulator(generate_uploads(40, seed=21, now=NOW), api_key=CANARY, faults=0.15,
                     fault_kinds=("500", "429", "drop", "nonjson", "truncate"), churn=1, seed=21).start()
     yield sim
     sim.stop()
@@ -549,47 +549,30 @@ def test_the_explorer_widget_its_fallback_errors_and_export(env_key, debug_logs,
 
 # --- the notebook ---------------------------------------------------------------------------------------------------
 
-def test_the_walkthrough_notebook_in_demo_mode_never_shows_the_simulator_key(tmp_path, monkeypatch, hay):
+def test_the_walkthrough_notebook_in_demo_mode_never_shows_the_simulator_key(walkthrough_demo, hay):
     """The notebook uses the API when TWELVELABS_API_KEY is set, so the canary stays out of its environment:
-    it runs in demo mode, and the key of its demo simulator (read back through an extra last cell that
+    it runs in demo mode (the ``walkthrough_demo`` fixture of tests/conftest.py, shared with
+    tests/test_notebooks.py), and the key of its demo simulator (read back through an extra cell that
     writes it to a file, removed before the search) must not appear in any output or file it wrote."""
     import nbformat
-    from nbclient import NotebookClient
 
-    path = ROOT / "notebooks" / "explore_uploads.ipynb"
-    source = path.read_text(encoding="utf-8")
+    source = (ROOT / "notebooks" / "explore_uploads.ipynb").read_text(encoding="utf-8")
     assert "demo = tla.Simulator()" in source and "TWELVELABS_API_KEY" in source  # the demo branch this relies on
-    spec = tmp_path / "jupyter" / "kernels" / "tlanalytics-reliability"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "tlanalytics reliability", "language": "python"}))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    monkeypatch.delenv("MPLBACKEND", raising=False)
-    for var in KEY_VARS:
-        monkeypatch.delenv(var, raising=False)
-    work = tmp_path / "work"
-    work.mkdir()
-    nb = nbformat.read(path, as_version=4)
-    n_cells = len(nb.cells)
-    nb.cells.append(nbformat.v4.new_code_cell("open('.demo_key', 'w').write(demo.api_key)"))
-    NotebookClient(nb, kernel_name="tlanalytics-reliability", timeout=180, startup_timeout=60,
-                   resources={"metadata": {"path": str(work)}}, store_widget_state=True).execute()
-    key = (work / ".demo_key").read_text()
-    (work / ".demo_key").unlink()
-    nb.cells = nb.cells[:n_cells]
+    nb, key = walkthrough_demo.nb, walkthrough_demo.key
     assert re.fullmatch(r"tlsim_[0-9a-f]{32}", key)
     assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert ".demo_key" not in walkthrough_demo.files and walkthrough_demo.files  # the files it wrote, not ours
     text = json.dumps(nbformat.from_dict(nb))
-    found = []
-    for h in (Haystack(),):
-        h.add("notebook", text)
-        h.add_tree("notebook files", work)
-        found = h.leaks(key)
+    h = Haystack()
+    h.add("notebook", text)
+    for name, data in walkthrough_demo.files.items():
+        h.add(f"notebook files: {name}", data)
+    found = h.leaks(key)
     assert not found, found
     assert "sessions from the demo simulator" in text  # it really ran the demo branch
     hay.add("notebook", text)  # the canaries are absent too
-    hay.add_tree("notebook files", work)
+    for name, data in walkthrough_demo.files.items():
+        hay.add(f"notebook files: {name}", data)
     hay.check()
 
 
