@@ -582,7 +582,10 @@ def test_churn_that_stops_early_is_read_consistently(make_sim, make_client):
 
 def test_churn_that_never_stops_warns_and_flags(make_sim, make_client):
     sim = make_sim(uploads(400), churn=1, seed=9)
-    client = make_client(sim, page_limit=25, max_passes=3)
+    # One request at a time makes the churn each page meets, and so the result, the same on every run: with
+    # pages in flight together, which state a page sees is timing, and under churn that never stops a session
+    # can shift past every pass (about 1 run in 20 lost one: the warning says so). One pass misses some here.
+    client = make_client(sim, page_limit=25, max_passes=3, max_workers=1)
     with pytest.warns(InconsistentListingWarning) as caught:
         df = client.load()
     assert caught[0].filename == __file__  # stacklevel points at the caller

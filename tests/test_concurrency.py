@@ -13,7 +13,7 @@ from tlanalytics.client import load_uploads
 from tlanalytics.simulator import generate_uploads
 
 NOW = "2026-01-15T12:00:00Z"
-HISTORY = {"start", "peak", "low", "final", "decreases", "rate"}
+HISTORY = {"start", "peak", "low", "final", "decreases", "throttled", "server_errors", "latency_rises", "rate"}
 
 
 def uploads(n, seed=0):
@@ -86,7 +86,9 @@ def test_a_listing_of_100_pages_reaches_the_ceiling_and_asks_for_each_page_once(
     sim = make_sim(uploads(5000), latency=0.02)
     df = load_uploads(sim.api_key, base_url=sim.base_url, progress=False)  # the defaults: 50 a page, 32 workers
     hist = df.attrs["concurrency"]
-    assert hist["start"] == 16 and hist["peak"] == 32 and hist["decreases"] == 0  # healthy: grew, never cut
+    # healthy: grew to the ceiling; never cut for a 429 or a 5xx (a latency cut can happen when this loaded
+    # machine slows the in-process simulator down, and is the window doing its job)
+    assert hist["start"] == 16 and hist["peak"] == 32 and hist["throttled"] == hist["server_errors"] == 0
     pages = sorted(int(parse_qs(urlsplit(path).query)["page"][0]) for _, path, _, _ in sim.request_log)
     assert pages == list(range(1, 101)) and len(df) == 5000 and df["upload_id"].is_unique
 

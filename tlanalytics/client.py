@@ -265,7 +265,8 @@ class UploadsClient:
 
     def _window_history(self):
         state = self.concurrency
-        return {k: state[k] for k in ("start", "peak", "low", "final", "decreases", "rate")}
+        return {k: state[k] for k in ("start", "peak", "low", "final", "decreases", "throttled", "server_errors",
+                                      "latency_rises", "rate")}
 
     def _executor(self):
         if self._pool is None:
@@ -425,7 +426,8 @@ class UploadsClient:
             ``stopped`` (None, or ``"repeat"``, ``"overrun"``, ``"max_pages"``
             when a bound of :mod:`tlanalytics.paging` cut the listing short),
             ``concurrency`` (the window's ``start``, ``peak``, ``low``,
-            ``final``, ``decreases`` and learned ``rate``: what the server allowed).
+            ``final``, ``decreases`` and why (``throttled``, ``server_errors``,
+            ``latency_rises``) and learned ``rate``: what the server allowed).
 
         Raises
         ------
@@ -485,7 +487,7 @@ class UploadsClient:
                           f"{len(df):,} sessions read until then.", InconsistentListingWarning, stacklevel=stacklevel)
         elif not consistent:
             warnings.warn(f"The listing kept changing while it was paged ({len(walks)} passes); the result unites them "
-                          f"but may miss or keep sessions that changed meanwhile. Load again later for a consistent "
+                          f"but may miss sessions (pages shift as sessions come and go) or keep ones that ended. Load again later for a consistent "
                           f"view.", InconsistentListingWarning, stacklevel=stacklevel)
         if with_progress:
             df = self._add_progress(df, op.deadline, stacklevel=stacklevel)

@@ -219,7 +219,8 @@ ATTRS = {
     "stopped": "None, or why a walk ended early (a page with no new upload_id, max_pages, ...).",
     "malformed_rows": "Rows with a value that broke the documented shape (kept, the value as null).",
     "malformed": "The first few of those problems: row, field and reason.",
-    "concurrency": "What the server allowed: start, peak, low and final requests in flight, decreases, rate.",
+    "concurrency": "What the server allowed: start, peak, low and final requests in flight, decreases (and why: "
+                   "throttled, server_errors, latency_rises), rate.",
     "progress_requests": "Status requests sent for the progress columns, retries included.",
     "progress_retries": "Status requests retried.",
     "progress_malformed_rows": "Rows whose status body broke the documented shape.",
