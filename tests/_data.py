@@ -68,3 +68,27 @@ def frame_of_records(records, as_of, *, with_progress=False):
         df["stalled"] = pd.array([r.get("stalled") for r in records], dtype="boolean")
         df["at_risk"] = pd.array([r.get("at_risk") for r in records], dtype="boolean")
     return df
+
+
+def draw_history_rows(draw, snaps, *, sessions, created_hours, life_hours,
+                      statuses=("active", "completed", "failed", "expired", "paused")):
+    """Rows of a random snapshot history over ``snaps``, drawn with hypothesis' ``draw``.
+
+    Up to ``sessions`` sessions, each created ``created_hours`` (a range) after
+    the first snapshot, expiring 1 to ``life_hours`` hours later or never;
+    each is seen or not in every snapshot (so it vanishes and reappears) with
+    any status, size and progress (statuses in any order, ``paused`` unknown).
+    """
+    from hypothesis import strategies as st
+
+    rows = []
+    for i in range(draw(st.integers(0, sessions))):
+        created = snaps[0] + draw(st.integers(*created_hours)) * pd.Timedelta(hours=1)
+        life = draw(st.one_of(st.none(), st.integers(1, life_hours)))
+        expires = None if life is None else created + life * pd.Timedelta(hours=1)
+        for at in snaps:
+            if draw(st.booleans()):
+                rows.append({"snapshot_at": at, "upload_id": f"u{i}", "status": draw(st.sampled_from(statuses)),
+                             "total_size": draw(st.integers(1, 10**12)), "created_at": created, "expires_at": expires,
+                             "uploaded_size": draw(st.one_of(st.none(), st.integers(0, 10**12)))})
+    return rows

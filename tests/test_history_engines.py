@@ -7,6 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _data import draw_history_rows
+
 import tlanalytics as tla
 import tlanalytics.history as h
 from tlanalytics.errors import FileFormatError, FileFormatWarning, InvalidArgumentError
@@ -38,16 +40,7 @@ def stores(draw):
     """Rows of a random history: vanishing and reappearing sessions, any status order, some empty snapshots."""
     n_snaps = draw(st.integers(1, 9))
     snaps = [T0 + k * STEP for k in range(n_snaps)]
-    rows = []
-    for i in range(draw(st.integers(0, 7))):
-        created = T0 + draw(st.integers(-30, 40)) * pd.Timedelta(hours=1)
-        life = draw(st.one_of(st.none(), st.integers(1, 60)))
-        for k in range(n_snaps):
-            if draw(st.booleans()):
-                rows.append({"snapshot_at": snaps[k], "upload_id": f"u{i}", "status": draw(st.sampled_from(STATUSES)),
-                             "total_size": draw(st.integers(1, 10**12)), "created_at": created,
-                             "expires_at": None if life is None else created + life * pd.Timedelta(hours=1),
-                             "uploaded_size": draw(st.one_of(st.none(), st.integers(0, 10**12)))})
+    rows = draw_history_rows(draw, snaps, sessions=7, created_hours=(-30, 40), life_hours=60, statuses=STATUSES)
     old = draw(st.integers(0, n_snaps))  # the first `old` snapshots were written before uploaded_size existed
     compact = draw(st.sampled_from(["none", "all", "some"]))
     return rows, snaps, old, compact

@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _data import draw_history_rows
+
 import tlanalytics as tla
 from tlanalytics.errors import InvalidArgumentError
 
@@ -54,16 +56,7 @@ def reference(rows, snaps):
 def histories(draw):
     n_snaps = draw(st.integers(1, 6))
     snaps = [T0 + k * H for k in range(n_snaps)]
-    rows = []
-    for i in range(draw(st.integers(0, 8))):
-        created = T0 + draw(st.integers(-30, 5)) * H
-        life = draw(st.one_of(st.none(), st.integers(1, 40)))
-        expires = None if life is None else created + life * H
-        for k in range(n_snaps):
-            if draw(st.booleans()):
-                rows.append({"snapshot_at": snaps[k], "upload_id": f"u{i}", "status": draw(st.sampled_from(STATUSES)),
-                             "total_size": draw(st.integers(1, 10**12)), "created_at": created, "expires_at": expires,
-                             "uploaded_size": draw(st.one_of(st.none(), st.integers(0, 10**12)))})
+    rows = draw_history_rows(draw, snaps, sessions=8, created_hours=(-30, 5), life_hours=40, statuses=STATUSES)
     order = draw(st.permutations(range(len(rows))))
     return [rows[j] for j in order], snaps, draw(st.booleans())
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import _browser
+from _data import listing_items as listing, status_body
 from tlanalytics._units import format_bytes
-from tlanalytics.schema import LISTING_FIELDS
 from tlanalytics.errors import InvalidArgumentError, MalformedItemWarning
 from tlanalytics.frame import build_frame, empty_frame, join_progress, recompute
 from tlanalytics.reporting import report, summarize
@@ -19,17 +19,6 @@ AS_OF = pd.Timestamp("2025-12-01T12:00:00Z")
 TERMINAL = ("completed", "failed", "expired")
 EVIL_ID = "<script>window.__pwned=1</script>"
 EVIL_STATUS = '<img src=x onerror="window.__pwned=2">'
-
-
-def listing(sessions):
-    return [{k: s[k] for k in LISTING_FIELDS} for s in sessions]
-
-
-def status_body(s):
-    return {"uploaded_size": s["uploaded_size"], "chunks_completed": s["chunks_completed"],
-            "chunks_failed": s["chunks_failed"],
-            "chunks_pending": s["total_chunks"] - s["chunks_completed"] - s["chunks_failed"],
-            "updated_at": s["updated_at"]}
 
 
 @pytest.fixture(scope="module")
