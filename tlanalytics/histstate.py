@@ -238,7 +238,8 @@ def merge_states(states):
     categories = list(STATUSES) + extra
     part = np.concatenate([np.full(len(p), i, np.int64) for i, p in enumerate(parts)])
     # Ids are hashed once, in C++ (Arrow's dictionary encoding); the other columns are plain numpy arrays.
-    ids = pa.chunked_array([pa.array(p["upload_id"].array, pa.string()) for p in parts]).combine_chunks()
+    # (cast: pandas 2's Arrow-backed strings hand over large_string whatever type is asked for)
+    ids = pa.chunked_array([pa.array(p["upload_id"].array).cast(pa.string()) for p in parts]).combine_chunks()
     encoded = ids.dictionary_encode()
     codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     order = np.lexsort((part, codes))  # by session, then in time
