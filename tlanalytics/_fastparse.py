@@ -28,12 +28,13 @@ BLOCK_PAGES = 4096  # at most this many pages read ahead (bodies that are not by
 _GIVE_UP = 3  # blocks in a row of which no page could be taken fast (e.g. items with extra fields)
 _ZEROS = np.zeros(40, np.uint8)  # padding: reads past a value's end hit zeros, as in _parse._vectorised
 
+_TS_UTC = None  # pyarrow.timestamp("s", tz="UTC") once imported
 _pa = None  # (pyarrow, pyarrow.json, pyarrow.compute, options, item type) once imported
 
 
 def _arrow():
     """The pyarrow modules and parse options, or None when pyarrow is not importable."""
-    global _pa
+    global _pa, _TS_UTC
     if _pa is None:
         try:
             import pyarrow as pa
@@ -51,6 +52,7 @@ def _arrow():
                                 unexpected_field_behavior="infer")
         read = pj.ReadOptions(use_threads=False, block_size=BLOCK_BYTES + (1 << 20))
         _pa = (pa, pj, pc, read, parse, item)
+        _TS_UTC = pa.timestamp("s", tz="UTC")
     return _pa
 
 
@@ -221,6 +223,29 @@ def _ints(arr, minimum):
     return out
 
 
+def _zulu(arr, mat):
+    """As :func:`tlanalytics._parse._zulu` on the 20-character strings ``arr`` (their bytes: ``mat``).
+
+    When every value has the canonical form's 'T' and 'Z', Arrow's ISO 8601
+    cast (``pyarrow.compute.cast`` to ``timestamp("s", "UTC")``) reads them:
+    it takes only 'YYYY-MM-DDTHH:MM:SSZ' with digits where digits belong and a
+    valid date and time (no leap second), the values ``_parse._zulu`` accepts,
+    with the same seconds (proleptic Gregorian, as numpy). When it refuses any
+    value, ``_parse._zulu`` decides them all.
+    """
+    if len(mat) and (mat[:, 10] == 84).all() and (mat[:, 19] == 90).all():
+        pa, _, pc = _arrow()[:3]
+        try:
+            sec = pc.cast(arr, _TS_UTC)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        else:
+            if not sec.null_count:
+                sec = np.frombuffer(sec.buffers()[1], np.int64)[sec.offset:sec.offset + len(sec)]
+                return sec, np.ones(len(sec), bool)
+    return _parse._zulu(mat)
+
+
 def _timestamps(arr):
     """int64 ns (NAT for null), or None when a value would be reported as malformed.
 
@@ -233,15 +258,15 @@ def _timestamps(arr):
     is20 = lens == 20
     if n and is20.all():
         # As _parse._vectorised's first branch: every value 20 characters long.
-        sec, ok = _parse._zulu(data.reshape(n, 20))
+        sec, ok = _zulu(arr, data.reshape(n, 20))
         ns, ok = _parse._seconds_to_ns(sec, 0, ok)
     else:
         ns, ok = np.full(n, _parse.NAT), np.zeros(n, bool)
         rows = np.flatnonzero(is20)
         if rows.size:
             pa = _arrow()[0]
-            _, short = _strings(arr.filter(pa.array(is20)))  # the 20-character values, contiguous
-            sec, valid = _parse._zulu(short.reshape(rows.size, 20))
+            short = arr.filter(pa.array(is20))  # the 20-character values, contiguous
+            sec, valid = _zulu(short, _strings(short)[1].reshape(rows.size, 20))
             ns[rows], ok[rows] = _parse._seconds_to_ns(sec, 0, valid)
         rows = np.flatnonzero(lens > 20)
         if rows.size > _parse._FEW:
