@@ -376,13 +376,13 @@ def _derive(listing, now):
     ok = (life > 0) & (age != NAT)
     with np.errstate(all="ignore"):
         elapsed = np.where(ok, age / np.where(ok, life, 1), np.nan)
-    bucket = np.where(tte == NAT, -1, np.searchsorted(_EXPIRY_EDGES, tte, side="right"))
+    bucket = np.where(tte == NAT, -1, _bucket(tte, _EXPIRY_EDGES))
     no_chunks = total_na | chunk_na | (chunk <= 0)
     safe = np.where(no_chunks, 1, chunk)
     whole, rest = np.divmod(total, safe)
     expected = whole + (rest > 0)
     last = np.where(rest > 0, rest, safe)
-    size = np.where(total_na, -1, np.searchsorted(np.array(SIZE_BUCKET_EDGES), total, side="right"))
+    size = np.where(total_na, -1, _bucket(total, SIZE_BUCKET_EDGES))
     return {
         "age": _timedeltas(age),
         "time_to_expiry": _timedeltas(tte),
@@ -439,13 +439,30 @@ def _derive_progress(cols, now, stall_after, risk_window):
     }
 
 
+def _bucket(values, edges):
+    """How many of the few sorted ``edges`` are <= each value (``searchsorted(side="right")``, faster)."""
+    out = np.zeros(len(values), np.int8)
+    for edge in edges:
+        out += values >= edge
+    return out
+
+
 def _sub(a, b):
     """a - b on int64 nanoseconds, NAT where either is NAT or the difference overflows."""
     # numpy scalars, not 0-d arrays: mixed 0-d/1-d bit operations are slow.
     a = a if isinstance(a, np.ndarray) else np.int64(a)
     b = b if isinstance(b, np.ndarray) else np.int64(b)
-    d = a - b  # wraps on overflow, caught by the last two terms
-    bad = (a == NAT) | (b == NAT) | ((b > 0) & (d > a)) | ((b < 0) & (d < a))
+    d = a - b  # wraps on overflow, caught below
+    if isinstance(b, np.ndarray):
+        bad = (b == NAT) | (b > 0) & (d > a) | (b < 0) & (d < a)
+    elif b == NAT:
+        return np.full(np.shape(d), NAT)
+    else:  # a scalar b: one of the overflow tests cannot hold
+        bad = (d > a) if b > 0 else (d < a) if b < 0 else np.zeros(np.shape(d), bool)
+    bad |= a == NAT
+    if isinstance(d, np.ndarray):
+        d[bad] = NAT
+        return d
     return np.where(bad, NAT, d)
 
 
