@@ -139,7 +139,8 @@ def _parse_block(block):
     segs = [None] * len(block)
     where, bodies = [], []
     for i, (_, page) in enumerate(block):
-        body = _body(page)
+        # _body(page), inlined for the common case (bytes of one object)
+        body = page if page.__class__ is bytes and page[:1] == b"{" and page[-1:] == b"}" else _body(page)
         if body is not None:
             where.append(i)
             bodies.append(body)
@@ -168,12 +169,12 @@ def _parse_block(block):
     values = data.values
     if values.null_count:
         return segs  # an item that is null (the per-page path reports it)
-    offsets = np.asarray(data.offsets)
+    offsets = np.asarray(data.offsets).tolist()  # Python ints: cheaper here than numpy scalars
     fields = [values.field(k) for k in range(len(LISTING_FIELDS))]
-    valid = np.asarray(data.is_valid())
+    valid = np.asarray(data.is_valid()).tolist()
     for k, i in enumerate(where):
         if valid[k]:
-            segs[i] = (fields, int(offsets[k]), int(offsets[k + 1]))
+            segs[i] = (fields, offsets[k], offsets[k + 1])
     return segs
 
 

@@ -47,6 +47,7 @@ _PROGRESS = columns("progress")
 _PROGRESS_RAW = ("uploaded_size", "chunks_completed", "chunks_failed", "chunks_pending", "last_activity", "vanished")
 _KNOWN = frozenset(_LISTING + _DERIVED + _PROGRESS)
 _HOUR = 3_600_000_000_000
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 _EXPIRY_EDGES = np.array([1, _HOUR, 6 * _HOUR, 24 * _HOUR])
 _COUNTERS = ("chunks_completed", "chunks_failed", "chunks_pending")
 _ABSENT = object()
@@ -294,7 +295,7 @@ def _finish(collector, as_of):
     for name in ("total_size", "chunk_size", "total_chunks"):
         listing[name] = pd.arrays.IntegerArray(*cols[name])
     for name in ("created_at", "expires_at"):
-        listing[name] = _datetimes(cols[name])
+        listing[name] = _datetimes(cols[name], copy=False)  # a new array of collector.finish
     del cols
     renamed = {}
     for key, values in extras.items():
@@ -368,7 +369,7 @@ def _assemble(listing, raw, extras, as_of, stall_after, risk_window, index):
 
 def _derive(listing, now):
     """The derived columns of typed listing arrays, relative to ``now`` (ns)."""
-    created, expires = _ns(listing["created_at"]), _ns(listing["expires_at"])
+    created, expires = _utc_ns(listing["created_at"]), _utc_ns(listing["expires_at"])
     total, total_na = _ints(listing["total_size"])
     chunk, chunk_na = _ints(listing["chunk_size"])
     chunks, chunks_na = _ints(listing["total_chunks"])
@@ -433,7 +434,7 @@ def _derive_progress(cols, now, stall_after, risk_window):
         "chunk_progress": chunk_progress,
         "idle_for": _timedeltas(idle),
         "upload_rate": rate,
-        "eta": _datetimes(eta),
+        "eta": _datetimes(eta, copy=False),
         "at_risk": at_risk,
         "stalled": stalled,
     }
@@ -476,6 +477,13 @@ def _ns(values):
     return s.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
+def _utc_ns(values):
+    """As :func:`_ns`, read-only, without a conversion when ``values`` already is a ns UTC datetime array."""
+    if isinstance(values, pd.arrays.DatetimeArray) and values.dtype == _UTC_NS:
+        return values.asi8
+    return _ns(values)
+
+
 def _ints(values):
     """(int64 values with 0 for nulls, null mask) of an integer array."""
     s = pd.Series(values, copy=False).astype("Int64")
@@ -490,9 +498,11 @@ def _scatter_ints(values, mask, where, n):
     return pd.arrays.IntegerArray(out, nulls)
 
 
-def _datetimes(ns):
-    """A UTC datetime array of int64 nanoseconds (NAT -> NaT)."""
-    return pd.array(np.asarray(ns, np.int64).view("datetime64[ns]")).tz_localize("UTC")
+def _datetimes(ns, *, copy=True):
+    """A UTC datetime array of int64 nanoseconds (NAT -> NaT); ``copy=False`` when ``ns`` is the caller's own."""
+    ns = np.array(ns, np.int64, copy=True) if copy else np.asarray(ns, np.int64)
+    # The extension-array constructor: as pd.array(...).tz_localize("UTC") (identity on UTC), without its passes.
+    return pd.arrays.DatetimeArray._from_sequence(ns.view("datetime64[ns]"), dtype=_UTC_NS)
 
 
 def _timedeltas(ns):
