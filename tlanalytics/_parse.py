@@ -527,8 +527,12 @@ class ListingCollector:
             "status": (cat(self.parts.pop("status"), np.int32), self.codes.categories),
         }
         for f, _ in _INTS:
-            masks = [np.zeros(s, bool) if m is None else m for m, s in zip(self.masks.pop(f), self.sizes)]
-            out[f] = (cat(self.parts.pop(f), np.int64), cat(masks, bool))
+            masks = self.masks.pop(f)
+            if all(m is None for m in masks):  # no null: one array of False, not one per chunk joined
+                mask = np.zeros(self.n, bool)
+            else:
+                mask = cat([np.zeros(s, bool) if m is None else m for m, s in zip(masks, self.sizes)], bool)
+            out[f] = (cat(self.parts.pop(f), np.int64), mask)
         for f in ("created_at", "expires_at"):
             out[f] = cat(self.parts.pop(f), np.int64)
         extras = {}
