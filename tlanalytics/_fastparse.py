@@ -318,10 +318,11 @@ def _typed_chunk(collector, segs):
         parts[f] = _ints(arr, minimum)
         if parts[f] is None:
             return None
-    for f, arr in zip(("created_at", "expires_at"), cols[5:]):
-        parts[f] = _timestamps(arr)
-        if parts[f] is None:
-            return None
+    # Both timestamp fields in one pass (half the per-call cost; a value's result does not depend on its field).
+    stamps = _timestamps(pa.concat_arrays(cols[5:]))
+    if stamps is None:
+        return None
+    parts["created_at"], parts["expires_at"] = stamps[:n], stamps[n:]
     # Every value is good: now the collector's state may change.
     if collector.arrow:
         parts["upload_id"] = pa.Array.from_buffers(
