@@ -29,12 +29,15 @@ _GIVE_UP = 3  # blocks in a row of which no page could be taken fast (e.g. items
 _ZEROS = np.zeros(40, np.uint8)  # padding: reads past a value's end hit zeros, as in _parse._vectorised
 
 _TS_UTC = None  # pyarrow.timestamp("s", tz="UTC") once imported
+# read_json's tables come from the C allocator, which gives a block's memory back once it is freed;
+# pyarrow's default pool (mimalloc) kept ~40 MiB more resident at 200,000 sessions, for about the same CPU time.
+_POOL = None
 _pa = None  # (pyarrow, pyarrow.json, pyarrow.compute, options, item type) once imported
 
 
 def _arrow():
     """The pyarrow modules and parse options, or None when pyarrow is not importable."""
-    global _pa, _TS_UTC
+    global _pa, _TS_UTC, _POOL
     if _pa is None:
         try:
             import pyarrow as pa
@@ -53,6 +56,7 @@ def _arrow():
         read = pj.ReadOptions(use_threads=False, block_size=BLOCK_BYTES + (1 << 20))
         _pa = (pa, pj, pc, read, parse, item)
         _TS_UTC = pa.timestamp("s", tz="UTC")
+        _POOL = pa.system_memory_pool()
     return _pa
 
 
@@ -158,7 +162,7 @@ def _parse_block(block):
         return segs
     pa, pj, _, read, parse, item = _arrow()
     try:
-        table = pj.read_json(pa.py_buffer(joined), read_options=read, parse_options=parse)
+        table = pj.read_json(pa.py_buffer(joined), read_options=read, parse_options=parse, memory_pool=_POOL)
     except (pa.ArrowException, ValueError, TypeError, OverflowError):
         return segs
     del joined
