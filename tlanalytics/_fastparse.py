@@ -169,7 +169,7 @@ def _parse_block(block):
     data = table.column("data")
     if table.num_rows != len(bodies) or data.type.value_type != item:
         return segs  # a body that is not one object (or blank), or items with more fields
-    data = data.combine_chunks()
+    data = data.chunk(0) if data.num_chunks == 1 else data.combine_chunks()
     values = data.values
     if values.null_count:
         return segs  # an item that is null (the per-page path reports it)
@@ -192,10 +192,10 @@ def _commit(collector, pending, add_page):
         collector.commit(*typed)
 
 
-def _concat(segs, k):
-    """Field ``k`` of the items of ``segs``, as one Arrow array."""
+def _columns(segs):
+    """Every field of the items of ``segs``, each as one Arrow array."""
     pa = _arrow()[0]
-    pieces, last = [], None
+    pieces, last = [], None  # runs of items contiguous in one block
     for fields, start, stop in segs:
         if stop == start:
             continue
@@ -204,10 +204,14 @@ def _concat(segs, k):
         else:
             last = [fields, start, stop]
             pieces.append(last)
-    arrays = [fields[k][start:stop] for fields, start, stop in pieces]
-    if len(arrays) == 1:
-        return arrays[0]
-    return pa.concat_arrays(arrays) if arrays else pa.array([], type=segs[0][0][k].type)
+    cols = []
+    for k in range(len(LISTING_FIELDS)):
+        arrays = [fields[k][start:stop] for fields, start, stop in pieces]
+        if len(arrays) == 1:
+            cols.append(arrays[0])
+        else:
+            cols.append(pa.concat_arrays(arrays) if arrays else pa.array([], type=segs[0][0][k].type))
+    return cols
 
 
 def _strings(arr):
@@ -307,7 +311,7 @@ def _typed_chunk(collector, segs):
     """
     pa, _, pc = _arrow()[:3]
     n = sum(stop - start for _, start, stop in segs)
-    cols = [_concat(segs, k) for k in range(len(LISTING_FIELDS))]
+    cols = _columns(segs)
     uid, status = cols[0], cols[1]
     if uid.null_count or status.null_count:
         return None
