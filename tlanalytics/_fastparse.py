@@ -232,27 +232,30 @@ def _ints(arr, minimum):
     return out
 
 
-def _zulu(arr, mat):
-    """As :func:`tlanalytics._parse._zulu` on the 20-character strings ``arr`` (their bytes: ``mat``).
+def _zulu_ns(arr, mat):
+    """As ``_parse._seconds_to_ns(*_parse._zulu(mat), ...)`` (ns, ok) on the 20-character strings ``arr``.
 
-    When every value has the canonical form's 'T' and 'Z', Arrow's ISO 8601
-    cast (``pyarrow.compute.cast`` to ``timestamp("s", "UTC")``) reads them:
-    it takes only 'YYYY-MM-DDTHH:MM:SSZ' with digits where digits belong and a
-    valid date and time (no leap second), the values ``_parse._zulu`` accepts,
-    with the same seconds (proleptic Gregorian, as numpy). When it refuses any
-    value, ``_parse._zulu`` decides them all.
+    ``mat`` holds their bytes. When every value has the canonical form's 'T'
+    and 'Z', Arrow's ISO 8601 cast (``pyarrow.compute.cast`` to
+    ``timestamp("s", "UTC")``) reads them: it takes only
+    'YYYY-MM-DDTHH:MM:SSZ' with digits where digits belong and a valid date and
+    time (no leap second), values ``_parse._zulu`` accepts, with the same
+    seconds (proleptic Gregorian, as numpy). When it refuses any value,
+    ``_parse._zulu`` decides them all.
     """
+    sec = None
     if len(mat) and (mat[:, 10] == 84).all() and (mat[:, 19] == 90).all():
         pa, _, pc = _arrow()[:3]
         try:
-            sec = pc.cast(arr, _TS_UTC)
+            cast = pc.cast(arr, _TS_UTC)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-        else:
-            if not sec.null_count:
-                sec = np.frombuffer(sec.buffers()[1], np.int64)[sec.offset:sec.offset + len(sec)]
-                return sec, np.ones(len(sec), bool)
-    return _parse._zulu(mat)
+            cast = None
+        if cast is not None and not cast.null_count:
+            sec = np.frombuffer(cast.buffers()[1], np.int64)[cast.offset:cast.offset + len(cast)]
+            if sec.min() >= _parse._SEC_MIN and sec.max() <= _parse._SEC_MAX:  # the usual case: all in range
+                return sec * 1_000_000_000, np.ones(len(sec), bool)
+    sec, ok = _parse._zulu(mat) if sec is None else (sec, np.ones(len(sec), bool))
+    return _parse._seconds_to_ns(sec, 0, ok)
 
 
 def _timestamps(arr):
@@ -267,16 +270,14 @@ def _timestamps(arr):
     is20 = lens == 20
     if n and is20.all():
         # As _parse._vectorised's first branch: every value 20 characters long.
-        sec, ok = _zulu(arr, data.reshape(n, 20))
-        ns, ok = _parse._seconds_to_ns(sec, 0, ok)
+        ns, ok = _zulu_ns(arr, data.reshape(n, 20))
     else:
         ns, ok = np.full(n, _parse.NAT), np.zeros(n, bool)
         rows = np.flatnonzero(is20)
         if rows.size:
             pa = _arrow()[0]
             short = arr.filter(pa.array(is20))  # the 20-character values, contiguous
-            sec, valid = _zulu(short, _strings(short)[1].reshape(rows.size, 20))
-            ns[rows], ok[rows] = _parse._seconds_to_ns(sec, 0, valid)
+            ns[rows], ok[rows] = _zulu_ns(short, _strings(short)[1].reshape(rows.size, 20))
         rows = np.flatnonzero(lens > 20)
         if rows.size > _parse._FEW:
             buf = np.concatenate([data, _ZEROS])

@@ -125,9 +125,12 @@ def _prefix_to_seconds(chars):
     return _civil_to_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + s, ok
 
 
+_SEC_MIN, _SEC_MAX = -9223372036, 9223372035  # whole seconds whose ns (plus a fraction) fit int64 above NAT
+
+
 def _seconds_to_ns(sec, frac, ok):
     """Nanoseconds from seconds + fraction, NAT where not ``ok`` or out of range."""
-    ok = ok & (sec >= -9223372036) & (sec <= 9223372035)
+    ok = ok & (sec >= _SEC_MIN) & (sec <= _SEC_MAX)
     ns = np.where(ok, sec, 0) * 1_000_000_000 + frac
     return np.where(ok, ns, NAT), ok
 
