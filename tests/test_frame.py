@@ -829,3 +829,26 @@ def test_fast_path_switch_and_availability(monkeypatch):
     assert not _fastparse.usable()
     monkeypatch.setattr(_fastparse, "ENABLED", True)
     assert _fastparse.usable()
+
+
+_ZULU_BASES = ["2025-11-24T10:00:00Z", "2024-02-29T23:59:59Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+               "1677-09-21T00:12:43Z", "2262-04-11T23:47:16Z", "2100-02-28T00:00:00Z", "2025-12-31T23:59:60Z"]
+
+
+@st.composite
+def zulu_like(draw):
+    """20-character values near 'YYYY-MM-DDTHH:MM:SSZ': Arrow's ISO 8601 cast must take only what _zulu takes."""
+    chars = list(draw(st.sampled_from(_ZULU_BASES)))
+    for _ in range(draw(st.integers(0, 2))):
+        chars[draw(st.integers(0, 19))] = draw(st.sampled_from(list("0123456789-:TtZz +./aA\x7f")))
+    return "".join(chars)
+
+
+@needs_pyarrow
+@settings(max_examples=150, deadline=None)
+@given(st.lists(zulu_like(), min_size=1, max_size=6), st.booleans(), st.booleans())
+def test_fast_path_equals_per_page_path_on_near_canonical_timestamps(values, strict, mixed):
+    # One value per chunk row; 'mixed' adds a fractional value so the 20-character ones are filtered out first.
+    stamps = values + (["2025-11-24T10:00:00.5Z"] if mixed else [])
+    items = [item(upload_id=f"u{i}", created_at=v, expires_at=stamps[-1 - i]) for i, v in enumerate(stamps)]
+    assert_same_paths([page(items)], strict=strict)

@@ -125,9 +125,12 @@ def _prefix_to_seconds(chars):
     return _civil_to_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + s, ok
 
 
+_SEC_MIN, _SEC_MAX = -9223372036, 9223372035  # whole seconds whose ns (plus a fraction) fit int64 above NAT
+
+
 def _seconds_to_ns(sec, frac, ok):
     """Nanoseconds from seconds + fraction, NAT where not ``ok`` or out of range."""
-    ok = ok & (sec >= -9223372036) & (sec <= 9223372035)
+    ok = ok & (sec >= _SEC_MIN) & (sec <= _SEC_MAX)
     ns = np.where(ok, sec, 0) * 1_000_000_000 + frac
     return np.where(ok, ns, NAT), ok
 
@@ -527,8 +530,12 @@ class ListingCollector:
             "status": (cat(self.parts.pop("status"), np.int32), self.codes.categories),
         }
         for f, _ in _INTS:
-            masks = [np.zeros(s, bool) if m is None else m for m, s in zip(self.masks.pop(f), self.sizes)]
-            out[f] = (cat(self.parts.pop(f), np.int64), cat(masks, bool))
+            masks = self.masks.pop(f)
+            if all(m is None for m in masks):  # no null: one array of False, not one per chunk joined
+                mask = np.zeros(self.n, bool)
+            else:
+                mask = cat([np.zeros(s, bool) if m is None else m for m, s in zip(masks, self.sizes)], bool)
+            out[f] = (cat(self.parts.pop(f), np.int64), mask)
         for f in ("created_at", "expires_at"):
             out[f] = cat(self.parts.pop(f), np.int64)
         extras = {}

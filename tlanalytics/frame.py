@@ -47,6 +47,7 @@ _PROGRESS = columns("progress")
 _PROGRESS_RAW = ("uploaded_size", "chunks_completed", "chunks_failed", "chunks_pending", "last_activity", "vanished")
 _KNOWN = frozenset(_LISTING + _DERIVED + _PROGRESS)
 _HOUR = 3_600_000_000_000
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 _EXPIRY_EDGES = np.array([1, _HOUR, 6 * _HOUR, 24 * _HOUR])
 _COUNTERS = ("chunks_completed", "chunks_failed", "chunks_pending")
 _ABSENT = object()
@@ -294,7 +295,7 @@ def _finish(collector, as_of):
     for name in ("total_size", "chunk_size", "total_chunks"):
         listing[name] = pd.arrays.IntegerArray(*cols[name])
     for name in ("created_at", "expires_at"):
-        listing[name] = _datetimes(cols[name])
+        listing[name] = _datetimes(cols[name], copy=False)  # a new array of collector.finish
     del cols
     renamed = {}
     for key, values in extras.items():
@@ -368,7 +369,7 @@ def _assemble(listing, raw, extras, as_of, stall_after, risk_window, index):
 
 def _derive(listing, now):
     """The derived columns of typed listing arrays, relative to ``now`` (ns)."""
-    created, expires = _ns(listing["created_at"]), _ns(listing["expires_at"])
+    created, expires = _utc_ns(listing["created_at"]), _utc_ns(listing["expires_at"])
     total, total_na = _ints(listing["total_size"])
     chunk, chunk_na = _ints(listing["chunk_size"])
     chunks, chunks_na = _ints(listing["total_chunks"])
@@ -376,13 +377,13 @@ def _derive(listing, now):
     ok = (life > 0) & (age != NAT)
     with np.errstate(all="ignore"):
         elapsed = np.where(ok, age / np.where(ok, life, 1), np.nan)
-    bucket = np.where(tte == NAT, -1, np.searchsorted(_EXPIRY_EDGES, tte, side="right"))
+    bucket = np.where(tte == NAT, -1, _bucket(tte, _EXPIRY_EDGES))
     no_chunks = total_na | chunk_na | (chunk <= 0)
     safe = np.where(no_chunks, 1, chunk)
     whole, rest = np.divmod(total, safe)
     expected = whole + (rest > 0)
     last = np.where(rest > 0, rest, safe)
-    size = np.where(total_na, -1, np.searchsorted(np.array(SIZE_BUCKET_EDGES), total, side="right"))
+    size = np.where(total_na, -1, _bucket(total, SIZE_BUCKET_EDGES))
     return {
         "age": _timedeltas(age),
         "time_to_expiry": _timedeltas(tte),
@@ -433,10 +434,18 @@ def _derive_progress(cols, now, stall_after, risk_window):
         "chunk_progress": chunk_progress,
         "idle_for": _timedeltas(idle),
         "upload_rate": rate,
-        "eta": _datetimes(eta),
+        "eta": _datetimes(eta, copy=False),
         "at_risk": at_risk,
         "stalled": stalled,
     }
+
+
+def _bucket(values, edges):
+    """How many of the few sorted ``edges`` are <= each value (``searchsorted(side="right")``, faster)."""
+    out = np.zeros(len(values), np.int8)
+    for edge in edges:
+        out += values >= edge
+    return out
 
 
 def _sub(a, b):
@@ -444,8 +453,17 @@ def _sub(a, b):
     # numpy scalars, not 0-d arrays: mixed 0-d/1-d bit operations are slow.
     a = a if isinstance(a, np.ndarray) else np.int64(a)
     b = b if isinstance(b, np.ndarray) else np.int64(b)
-    d = a - b  # wraps on overflow, caught by the last two terms
-    bad = (a == NAT) | (b == NAT) | ((b > 0) & (d > a)) | ((b < 0) & (d < a))
+    d = a - b  # wraps on overflow, caught below
+    if isinstance(b, np.ndarray):
+        bad = (b == NAT) | (b > 0) & (d > a) | (b < 0) & (d < a)
+    elif b == NAT:
+        return np.full(np.shape(d), NAT)
+    else:  # a scalar b: one of the overflow tests cannot hold
+        bad = (d > a) if b > 0 else (d < a) if b < 0 else np.zeros(np.shape(d), bool)
+    bad |= a == NAT
+    if isinstance(d, np.ndarray):
+        d[bad] = NAT
+        return d
     return np.where(bad, NAT, d)
 
 
@@ -457,6 +475,13 @@ def _ns(values):
     # as_unit raises OutOfBoundsDatetime where to_numpy(dtype="datetime64[ns]") would wrap around silently.
     s = s.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns")
     return s.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _utc_ns(values):
+    """As :func:`_ns`, read-only, without a conversion when ``values`` already is a ns UTC datetime array."""
+    if isinstance(values, pd.arrays.DatetimeArray) and values.dtype == _UTC_NS:
+        return values.asi8
+    return _ns(values)
 
 
 def _ints(values):
@@ -473,9 +498,11 @@ def _scatter_ints(values, mask, where, n):
     return pd.arrays.IntegerArray(out, nulls)
 
 
-def _datetimes(ns):
-    """A UTC datetime array of int64 nanoseconds (NAT -> NaT)."""
-    return pd.array(np.asarray(ns, np.int64).view("datetime64[ns]")).tz_localize("UTC")
+def _datetimes(ns, *, copy=True):
+    """A UTC datetime array of int64 nanoseconds (NAT -> NaT); ``copy=False`` when ``ns`` is the caller's own."""
+    ns = np.array(ns, np.int64, copy=True) if copy else np.asarray(ns, np.int64)
+    # The extension-array constructor: as pd.array(...).tz_localize("UTC") (identity on UTC), without its passes.
+    return pd.arrays.DatetimeArray._from_sequence(ns.view("datetime64[ns]"), dtype=_UTC_NS)
 
 
 def _timedeltas(ns):
