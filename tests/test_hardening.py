@@ -420,14 +420,13 @@ def _cli_until_a_request(hostile, tmp_path, *args):
 def test_a_signal_stops_the_cli_at_once_with_its_code_and_no_output_file(hostile, tmp_path, sig, code, word):
     out_file = tmp_path / "uploads.csv"
     proc = _cli_until_a_request(hostile, tmp_path, "fetch", "-o", str(out_file), "--no-progress")
-    sent = time.monotonic()
     proc.send_signal(sig)
+    # The body trickles one byte every 0.5 s (most of an hour for this page): a CLI that waited for the
+    # response instead of stopping would outlive the 30 s bound, which fails the test (no timing assertion).
     stdout, stderr = proc.communicate(timeout=30)
-    delay = time.monotonic() - sent
     assert proc.returncode == code, stderr
     assert stderr.strip().splitlines() == [f"tlanalytics: {word}"] and stdout == ""
     assert not out_file.exists() and list(tmp_path.iterdir()) == []
-    assert delay < 5  # generous: only guards against waiting for the trickle; the figure is in the README
 
 
 def test_a_second_sigint_does_not_print_a_traceback(hostile, tmp_path):
