@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    PYTHONPATH=. python data/write_sample.py            # the shipped file again, byte for byte
+    PYTHONPATH=. python data/write_sample.py            # the shipped file again (its JSON byte for byte)
     PYTHONPATH=. python data/write_sample.py --now now  # a fresh one, anchored to the present
 
 The file holds ``generate_uploads(3000, seed=2025, now=generated_at)`` with

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.twelvelabs.io/v1.3"
 MAX_PAGE_LIMIT = 50
 _LIST = "/assets/multipart-uploads"
+_WAKE = 0.2  # seconds: the longest a wait for responses goes without a chance to raise KeyboardInterrupt
 
 
 def _check_listing(body):
@@ -285,11 +286,18 @@ class UploadsClient:
 
     @staticmethod
     def _wait_any(pending, op, what):
-        """The futures done among ``pending``: waits until one is, or the op's deadline passes (then raises)."""
-        done, _ = wait(pending, timeout=op.remaining(), return_when=FIRST_COMPLETED)
-        if not done:
-            op.check(what)
-        return done
+        """The futures done among ``pending``: waits until one is, or the op's deadline passes (then raises).
+
+        The wait wakes every :data:`_WAKE` seconds: a Ctrl+C (KeyboardInterrupt) is then raised within that
+        time even where a blocked lock acquisition is not interrupted by the signal itself (seen on Python 3.13).
+        """
+        while True:
+            remaining = op.remaining()
+            done, _ = wait(pending, timeout=_WAKE if remaining is None else min(remaining, _WAKE),
+                           return_when=FIRST_COMPLETED)
+            if done:
+                return done
+            op.check(what)  # past the deadline: raises
 
     def _walk(self, fetch, walk, op, bar, what):
         """Yield ``(page, body)`` of one pass in page order, fetching concurrently.
