@@ -495,5 +495,22 @@ def test_main_returns_exit_codes_in_process(capsys):
 def test_errors_name_flags_not_python_parameters():
     line = one_error_line(run("summary", "--base-url", "ftp://example.com/v1.3"), 3)
     assert "--base-url" in line and "`base_url`" not in line
-    line = one_error_line(run("summary", "--base-url", "http://127.0.0.1:9/v1.3", "--quiet"), 4)
-    assert "--base-url" in line and "`base_url`" not in line and "max_retries" not in line
+    line = one_error_line(run("summary", "--base-url", "http://127.0.0.1:9/v1.3", "--quiet", "--retries", "0"), 4)
+    assert "after 1 attempt " in line  # --retries 0: the first failure is the last
+    assert "--base-url" in line and "`base_url`" not in line and "or raise --retries." in line
+    assert "max_retries" not in line and "`timeout`" not in line  # no flag sets the timeout: not named
+
+
+def test_retries_is_how_often_a_failed_request_is_tried_again(tmp_path):
+    with Simulator(generate_uploads(30, seed=1), api_key=CANARY) as sim:
+        sim.inject("500", 2, path="multipart-uploads")
+        line = one_error_line(run("summary", "--base-url", sim.base_url, "--quiet", "--retries", "1"), 4)
+        assert "after 2 attempts" in line and "500" in line and "or raise --retries." in line
+        assert sim.requests == 2
+        sim.inject("500", 2, path="multipart-uploads")
+        proc = run("fetch", "-o", tmp_path / "u.csv", "--base-url", sim.base_url, "--quiet", "--retries", "2")
+        assert proc.returncode == 0, proc.stderr
+        assert sim.requests == 2 + 3  # two failures, then the page
+    assert len(read_csv(tmp_path / "u.csv")) == 30
+    for bad in ("-1", "x", "1.5"):
+        assert "--retries" in one_error_line(run("summary", "--demo", "--retries", bad), 2)

@@ -490,7 +490,7 @@ def test_a_closed_stream_keeps_the_documented_exit_code(close, args, code):
 def test_an_unexpected_error_is_one_line_without_debug(hostile, tmp_path):
     server = hostile(nested(200_000))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TWELVELABS_API_KEY": KEY, "TWELVELABS_BASE_URL": server.base_url}
-    out = subprocess.run([sys.executable, "-m", "tlanalytics", "check", "--no-progress"], env=env, cwd=tmp_path,
+    out = subprocess.run([sys.executable, "-m", "tlanalytics", "check", "--no-progress", "--retries", "1"], env=env, cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 4 and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "nested too deeply" in out.stderr and KEY not in out.stderr

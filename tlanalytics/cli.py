@@ -176,6 +176,9 @@ def _parser():
                        help="API root (default: $TWELVELABS_BASE_URL, else https://api.twelvelabs.io/v1.3)")
     group.add_argument("--workers", type=_positive_int, default=32, metavar="N",
                        help="most requests in flight at once: the adaptive window's ceiling (default: 32)")
+    group.add_argument("--retries", type=_count, default=5, metavar="N",
+                       help="retries of one request after a 429, 5xx, connection error or timeout, with "
+                            "exponential backoff (default: 5; 0 gives up at the first failure)")
     group.add_argument("--with-progress", action="store_true",
                        help="also read the upload progress of every open session (one request per open session; "
                             "report does this by default)")
@@ -389,8 +392,9 @@ def _write_atomically(write, df, path):
 
 # Library messages name Python parameters; on the command line they name flags.
 _FLAG_WORDS = {"The value for `base_url`": "The value of --base-url", "`base_url`": "--base-url",
-               "`max_workers`": "--workers", "`as_of`": "--as-of", "`api_key`": "TWELVELABS_API_KEY"}
-_NO_FLAG = re.compile(r",? or raise `timeout`(?: or `max_retries`)?")
+               "`max_workers`": "--workers", "`max_retries`": "--retries", "`as_of`": "--as-of",
+               "`api_key`": "TWELVELABS_API_KEY"}
+_NO_FLAG = re.compile(r"(?<=or raise )`timeout` or ")  # no flag sets the timeout
 
 
 def _in_flag_words(exc):
@@ -425,7 +429,7 @@ def _read(args, progress):
 
     if progress is None:
         progress = args.with_progress
-    options = dict(max_workers=args.workers, progress=_bars(args))
+    options = dict(max_workers=args.workers, max_retries=args.retries, progress=_bars(args))
 
     def read(api_key, base_url):
         df = load_uploads(api_key, base_url=base_url, as_of=args.as_of, **options)
@@ -595,7 +599,7 @@ def _dashboard(args):
         raise _Failure("no API key: set TWELVELABS_API_KEY (or TWELVE_LABS_API_KEY) in the environment, "
                        "or try `tlanalytics dashboard --demo` to use built-in sample data", EXIT_CONFIG)
     cfg = dashboard.DashboardSettings(
-        demo=args.demo, base_url=args.base_url, workers=args.workers, with_progress=args.with_progress,
+        demo=args.demo, base_url=args.base_url, workers=args.workers, retries=args.retries, with_progress=args.with_progress,
         as_of=None if args.as_of is None else args.as_of.isoformat(), store=args.store,
         progress_bars=_bars(args))
     token = None if dashboard.is_loopback(args.host) else dashboard.new_token()

@@ -71,6 +71,8 @@ class DashboardSettings:
         API root (None: ``TWELVELABS_BASE_URL``, else the public API).
     workers : int
         Most requests in flight at once.
+    retries : int
+        Retries of one request (the client's ``max_retries``).
     with_progress : bool
         Also read every session's upload progress.
     as_of : str or None
@@ -86,6 +88,7 @@ class DashboardSettings:
     demo: bool = False
     base_url: str | None = None
     workers: int = 8
+    retries: int = 5
     with_progress: bool = False
     as_of: str | None = None
     store: str | None = None
@@ -146,7 +149,7 @@ def _load(cfg, progress=None):
     """The sessions as ``cfg`` describes them; the key comes from the environment."""
     from .client import load_uploads
 
-    options = dict(max_workers=cfg.workers, with_progress=cfg.with_progress, as_of=cfg.as_of,
+    options = dict(max_workers=cfg.workers, max_retries=cfg.retries, with_progress=cfg.with_progress, as_of=cfg.as_of,
                    progress=cfg.progress_bars if progress is None else progress)
     if not cfg.demo:
         return load_uploads(None, base_url=cfg.base_url, **options)
