@@ -42,6 +42,20 @@ def test_as_of_rejects_non_moments_naming_the_argument(value):
         as_of(value, name="when")
 
 
+def test_a_huge_bad_argument_gives_a_short_message():
+    longest = "2025-12-01T10:00:00.123456789+05:30"  # the longest form: still read
+    assert as_of(longest) == pd.Timestamp("2025-12-01T04:30:00.123456789Z")
+    for value in ("x" * (1 << 20), " " * 100 + "2025-12-01", "2" * 65):
+        with pytest.raises(InvalidArgumentError, match=r"must be a datetime") as caught:
+            as_of(value)
+        message = str(caught.value)
+        assert len(message) < 250
+        assert (f"(shortened, {len(value):,} characters)" in message) == (len(value) > 78)
+    with pytest.raises(InvalidArgumentError, match="shortened") as caught:
+        check_int("n", "9" * 500, 0)
+    assert len(str(caught.value)) < 250
+
+
 @pytest.mark.parametrize("value, ok", [("1h", True), (pd.Timedelta(0), True), ("soon", False), (None, False)])
 def test_duration(value, ok):
     if ok:

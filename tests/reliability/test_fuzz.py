@@ -878,7 +878,7 @@ def test_recompute_for_any_moment_or_a_typed_error(items, moment, fuzz_counts):
     assert out.attrs["as_of"].unit == "ns" and out.attrs["as_of"].tz is not None
 
 
-# 100 examples, as for recompute: the cost is pandas parsing AS_OF_VALUES' megabyte string (~0.1 s each time it is drawn)
+# AS_OF_VALUES' megabyte string is refused by its length (validate.as_of), before pandas' parser.
 @settings(PURE, max_examples=100 * SCALE)
 @given(items=st.lists(listing_items(), max_size=10), now=st.one_of(st.none(), AS_OF_VALUES))
 def test_key_figures_of_any_frame(items, now, fuzz_counts):
