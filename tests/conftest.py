@@ -6,6 +6,41 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
 
+# --- running in parallel: pytest-xdist, `-n auto --dist loadfile` (pyproject.toml) ---------------------------
+# Each test file runs whole on one worker, in file order, its module fixtures once (`--dist loadfile`). Files
+# that share a session fixture run on the same worker, so it runs once: the walkthrough notebook
+# (test_notebooks.py and tests/reliability) and the demo report (test_report.py, test_history_views.py).
+# tests/reliability is one unit, so its session-wide figures (tests/reliability/conftest.py) are complete.
+# (A scheduler, not `xdist_group` marks: `--dist loadgroup` renames node ids, which pytest 9.2 no longer allows.)
+_SHARED = {"tests/test_notebooks.py": "tests/reliability", "tests/test_report.py": "demo report",
+           "tests/test_history_views.py": "demo report"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the units above; any other ``--dist`` is xdist's own."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Units(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::", 1)[0]
+            return "tests/reliability" if path.startswith("tests/reliability/") else _SHARED.get(path, path)
+
+    return Units(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per CPU, at most 4 (each worker repeats the session fixtures it needs).
+
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides when set; ``-n 0`` runs
+    everything in this process.
+    """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
 
 @pytest.fixture(autouse=True)
 def _close_figures():

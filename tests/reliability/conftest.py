@@ -20,6 +20,7 @@ import pytest
 
 _STATS = {}
 _WRITTEN = []
+_LOADED = time.time()  # this file is imported while the session collects, before any test runs
 
 
 def _soak_loads():
@@ -46,7 +47,7 @@ def reliability_stats():
                      "cpus": os.cpu_count(), "machine": platform.machine()}
     yield _STATS
     _STATS["run"]["seconds"] = round(time.monotonic() - started, 1)
-    path = os.environ.get("TLANALYTICS_RELIABILITY_JSON", "/tmp/tlanalytics-reliability.json")
+    path = _path()
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(_STATS, fh, indent=1, sort_keys=True, default=str)
     _WRITTEN.append(path)
@@ -60,9 +61,22 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)
 
 
+def _path():
+    return os.environ.get("TLANALYTICS_RELIABILITY_JSON", "/tmp/tlanalytics-reliability.json")
+
+
 def pytest_terminal_summary(terminalreporter):
-    if not _WRITTEN:
-        return
+    if _WRITTEN:
+        path, stats = _WRITTEN[-1], _STATS
+    else:  # under pytest-xdist a worker wrote the figures (tests/reliability is one group): show its file
+        path = _path()
+        try:
+            if os.stat(path).st_mtime < _LOADED:
+                return  # no reliability test ran in this session
+            with open(path, encoding="utf-8") as fh:
+                stats = json.load(fh)
+        except (OSError, ValueError):
+            return
     terminalreporter.section("tlanalytics reliability figures")
-    terminalreporter.write_line(f"(written to {_WRITTEN[-1]})")
-    terminalreporter.write_line(json.dumps(_STATS, indent=1, sort_keys=True, default=str))
+    terminalreporter.write_line(f"(written to {path})")
+    terminalreporter.write_line(json.dumps(stats, indent=1, sort_keys=True, default=str))

@@ -323,7 +323,8 @@ def test_rejected_and_missing_keys_and_sessions(calm_sim, env_key, debug_logs, h
 
 
 @pytest.mark.parametrize("bad", [CANARY + " x", CANARY + "\n" + "x", CANARY + "\u00e9", CANARY.encode(),
-                                 CANARY + "\x00", " ".join([CANARY, CANARY])])
+                                 CANARY + "\x00", " ".join([CANARY, CANARY])],
+                         ids=["space", "newline", "non-ascii", "bytes", "nul", "two-keys"])  # ids never hold the key
 def test_unusable_keys_are_refused_without_echo(bad, hay):
     _expect(hay, "bad key", InvalidArgumentError, UploadsClient, bad, base_url="https://api.twelvelabs.io/v1.3")
     hay.check()
@@ -332,7 +333,8 @@ def test_unusable_keys_are_refused_without_echo(bad, hay):
 @pytest.mark.parametrize("url", [f"http://user:{quote(CANARY, safe='')}@127.0.0.1:9/v1.3",
                                  f"https://{quote(CANARY, safe='')}@api.twelvelabs.io/v1.3",
                                  f"https://api.twelvelabs.io/v1.3?key={quote(CANARY, safe='')}",
-                                 f"https://api.twelvelabs.io/v1.3#{CANARY}", CANARY, f"ftp://{CANARY}/"])
+                                 f"https://api.twelvelabs.io/v1.3#{CANARY}", CANARY, f"ftp://{CANARY}/"],
+                         ids=["userinfo-loopback", "userinfo", "query", "fragment", "bare-key", "ftp"])
 def test_a_key_in_the_wrong_place_is_not_echoed(url, hay):
     """Credentials or the key pasted into base_url (or the two arguments swapped) must not be echoed back."""
     _expect(hay, "key in base_url", InvalidArgumentError, UploadsClient, CANARY, base_url=url, progress=False)
