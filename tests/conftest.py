@@ -1,6 +1,7 @@
 """Shared test fixtures. Module-specific fixtures live in their test files."""
 
 import os
+import time
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -40,6 +41,31 @@ def pytest_xdist_auto_num_workers(config):
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+_STARTED = time.time()  # this file is imported before any test runs (in the main process too, under xdist)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Show the reliability figures (tests/reliability/conftest.py) when this session wrote them.
+
+    Here, not in tests/reliability/conftest.py: under pytest-xdist a worker
+    writes them, and the main process, which prints the summary, loads only
+    this conftest.
+    """
+    import json
+
+    path = os.environ.get("TLANALYTICS_RELIABILITY_JSON", "/tmp/tlanalytics-reliability.json")
+    try:
+        if os.stat(path).st_mtime < _STARTED:
+            return  # no reliability test ran in this session
+        with open(path, encoding="utf-8") as fh:
+            stats = json.load(fh)
+    except (OSError, ValueError):
+        return
+    terminalreporter.section("tlanalytics reliability figures")
+    terminalreporter.write_line(f"(written to {path})")
+    terminalreporter.write_line(json.dumps(stats, indent=1, sort_keys=True, default=str))
 
 
 @pytest.fixture(autouse=True)

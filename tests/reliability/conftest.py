@@ -4,8 +4,9 @@ Each test module adds its counts to the session-wide ``reliability_stats``
 dict (one section per module). At the end of the session the figures are
 written as JSON to ``$TLANALYTICS_RELIABILITY_JSON`` (default
 ``/tmp/tlanalytics-reliability.json``) and printed in pytest's terminal
-summary, so the numbers quoted in ``tests/reliability/README.md`` come from a
-real run.
+summary (by tests/conftest.py, which the main process loads under
+pytest-xdist), so the numbers quoted in ``tests/reliability/README.md`` come
+from a real run.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import time
 import pytest
 
 _STATS = {}
-_WRITTEN = []
-_LOADED = time.time()  # this file is imported while the session collects, before any test runs
 
 
 def _soak_loads():
@@ -47,10 +46,9 @@ def reliability_stats():
                      "cpus": os.cpu_count(), "machine": platform.machine()}
     yield _STATS
     _STATS["run"]["seconds"] = round(time.monotonic() - started, 1)
-    path = _path()
+    path = os.environ.get("TLANALYTICS_RELIABILITY_JSON", "/tmp/tlanalytics-reliability.json")
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(_STATS, fh, indent=1, sort_keys=True, default=str)
-    _WRITTEN.append(path)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -59,24 +57,3 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
-
-
-def _path():
-    return os.environ.get("TLANALYTICS_RELIABILITY_JSON", "/tmp/tlanalytics-reliability.json")
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _WRITTEN:
-        path, stats = _WRITTEN[-1], _STATS
-    else:  # under pytest-xdist a worker wrote the figures (tests/reliability is one group): show its file
-        path = _path()
-        try:
-            if os.stat(path).st_mtime < _LOADED:
-                return  # no reliability test ran in this session
-            with open(path, encoding="utf-8") as fh:
-                stats = json.load(fh)
-        except (OSError, ValueError):
-            return
-    terminalreporter.section("tlanalytics reliability figures")
-    terminalreporter.write_line(f"(written to {path})")
-    terminalreporter.write_line(json.dumps(stats, indent=1, sort_keys=True, default=str))
