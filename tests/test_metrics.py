@@ -15,7 +15,6 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 
 from tlanalytics import metrics
 from tlanalytics._units import format_bytes

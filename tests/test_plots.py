@@ -7,7 +7,6 @@ import math
 import re
 from datetime import timedelta
 
-import matplotlib
 import matplotlib.pyplot as plt
 
 import numpy as np
