@@ -47,6 +47,24 @@ def test_plot_trends_outcomes_stacks_every_ended_session(table):
         tuple(int(tla.status_color("completed")[i:i + 2], 16) / 255 for i in (1, 3, 5)))
 
 
+@pytest.mark.parametrize("kind", ["outcomes", "bytes", "rate"])
+def test_the_legend_covers_no_data_and_names_every_line(table, kind):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    tla.plot_trends(table, kind=kind, ax=ax)
+    fig.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    for axes in fig.axes:  # the rate panel's twin axis too
+        for bar in axes.patches:
+            assert not box.overlaps(bar.get_window_extent()), (kind, bar)
+        for line in axes.get_lines():
+            points = axes.transData.transform(line.get_xydata())
+            assert not any(box.contains(x, y) for x, y in points if x == x and y == y), (kind, line.get_label())
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {line.get_label() for axes in fig.axes for line in axes.get_lines()} <= set(labels)  # twin's line too
+
+
 def test_plot_trends_bytes_and_rate(table):
     import matplotlib.pyplot as plt
 

@@ -117,8 +117,15 @@ def plot_trends(trends, *, kind="outcomes", ax=None, **kwargs):
             twin = ax.twinx()
             twin.plot(x + step / 2, hours / 3600, color="0.3", linestyle="--", label="median time to complete")
             twin.set_ylabel("median time to complete (h)")
-            twin.set_ylim(bottom=0)
-    ax.legend(loc="upper left", fontsize="small")
+            twin.set_ylim(bottom=0, top=np.nanmax(hours / 3600, initial=0) * 1.25 or None)
+    handles, labels = ax.get_legend_handles_labels()
+    for other in ax.figure.axes:  # the twin's line too: one legend for the panel
+        if other is not ax and other.bbox.bounds == ax.bbox.bounds:
+            more = other.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
+    if kind != "rate":
+        ax.set_ylim(top=ax.get_ylim()[1] * 1.3)  # headroom: the legend sits above the bars, not on them
+    ax.legend(handles, labels, loc="upper left", fontsize="small", ncols=3)
     ax.set_xlabel("period (UTC)")
     ax.figure.autofmt_xdate()
     return ax
