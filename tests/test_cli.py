@@ -501,6 +501,20 @@ def test_errors_name_flags_not_python_parameters():
     assert "max_retries" not in line and "`timeout`" not in line  # no flag sets the timeout: not named
 
 
+def test_defaults_are_the_clients_and_the_dashboards():
+    import inspect
+
+    from tlanalytics import dashboard
+    from tlanalytics.cli import _parser
+    from tlanalytics.client import UploadsClient
+
+    args = _parser().parse_args(["summary"])
+    params = inspect.signature(UploadsClient).parameters
+    settings = dashboard.DashboardSettings()
+    assert args.workers == params["max_workers"].default == settings.workers == 32
+    assert args.retries == params["max_retries"].default == settings.retries == 5
+
+
 def test_retries_is_how_often_a_failed_request_is_tried_again(tmp_path):
     with Simulator(generate_uploads(30, seed=1), api_key=CANARY) as sim:
         sim.inject("500", 2, path="multipart-uploads")

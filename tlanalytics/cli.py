@@ -47,6 +47,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__
+from ._defaults import MAX_RETRIES, MAX_WORKERS
 from .keys import key_from_env, redact
 
 __all__ = ["main", "EXIT_CODES", "exit_code_table_markdown"]
@@ -174,11 +175,11 @@ def _parser():
                        help="read the shipped sample of 3,000 sessions from a built-in local simulator (no key needed)")
     group.add_argument("--base-url", metavar="URL",
                        help="API root (default: $TWELVELABS_BASE_URL, else https://api.twelvelabs.io/v1.3)")
-    group.add_argument("--workers", type=_positive_int, default=32, metavar="N",
-                       help="most requests in flight at once: the adaptive window's ceiling (default: 32)")
-    group.add_argument("--retries", type=_count, default=5, metavar="N",
+    group.add_argument("--workers", type=_positive_int, default=MAX_WORKERS, metavar="N",
+                       help=f"most requests in flight at once: the adaptive window's ceiling (default: {MAX_WORKERS})")
+    group.add_argument("--retries", type=_count, default=MAX_RETRIES, metavar="N",
                        help="retries of one request after a 429, 5xx, connection error or timeout, with "
-                            "exponential backoff (default: 5; 0 gives up at the first failure)")
+                            f"exponential backoff (default: {MAX_RETRIES}; 0 gives up at the first failure)")
     group.add_argument("--with-progress", action="store_true",
                        help="also read the upload progress of every open session (one request per open session; "
                             "report does this by default)")

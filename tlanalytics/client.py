@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 
 from . import frame as _frame
 from . import paging
+from ._defaults import MAX_RETRIES, MAX_WORKERS
 from ._http import DEFAULT_MAX_BODY, Op, Transport
 from ._pool import Pool
 from ._urls import check_base_url, is_loopback
@@ -176,8 +177,8 @@ class UploadsClient:
     (120, 3)
     """
 
-    def __init__(self, api_key=None, *, base_url=None, page_limit=50, max_workers=32, timeout=(3.05, 30),
-                 max_retries=5, backoff=0.5, backoff_max=30.0, max_retry_after=60.0, max_rate=None, max_passes=4,
+    def __init__(self, api_key=None, *, base_url=None, page_limit=50, max_workers=MAX_WORKERS, timeout=(3.05, 30),
+                 max_retries=MAX_RETRIES, backoff=0.5, backoff_max=30.0, max_retry_after=60.0, max_rate=None, max_passes=4,
                  progress=True, session=None, strict=False, deadline=None, max_pages=paging.DEFAULT_MAX_PAGES,
                  max_body=DEFAULT_MAX_BODY):
         if api_key is None:

@@ -40,6 +40,7 @@ import tempfile
 from pathlib import Path
 
 from ._dashkernel import history_view
+from ._defaults import MAX_RETRIES, MAX_WORKERS
 from .errors import ConfigurationError
 
 __all__ = ["DashboardSettings", "settings", "load", "history_view", "serve", "NOTEBOOK"]
@@ -87,8 +88,8 @@ class DashboardSettings:
 
     demo: bool = False
     base_url: str | None = None
-    workers: int = 8
-    retries: int = 5
+    workers: int = MAX_WORKERS
+    retries: int = MAX_RETRIES
     with_progress: bool = False
     as_of: str | None = None
     store: str | None = None
