@@ -852,3 +852,44 @@ def test_fast_path_equals_per_page_path_on_near_canonical_timestamps(values, str
     stamps = values + (["2025-11-24T10:00:00.5Z"] if mixed else [])
     items = [item(upload_id=f"u{i}", created_at=v, expires_at=stamps[-1 - i]) for i, v in enumerate(stamps)]
     assert_same_paths([page(items)], strict=strict)
+
+
+_FORM_BASES = ["2025-11-24T10:00:00.5Z", "2025-11-24T10:00:00+02:00", "2024-02-29T23:59:59.123456789-23:59",
+               "1900-01-01T00:00:00.1234567890Z", "2099-12-31T23:59:59+00:00", "1899-12-31T23:59:59.9Z",
+               "2100-01-01T00:00:00-00:00", "2300-01-01T00:00:00.5Z", "2025-12-31T23:59:60.5+01:00",
+               "2025-11-24 10:00:00.25+0200", "2025-11-24T10:00+02:00", "2025-11-24T10:00:00+02",
+               "2025-11-24T10Z", "2025-11-24T10:00:00.Z"]
+
+
+@st.composite
+def rfc3339_like(draw):
+    """Values near the fraction and offset forms, which Arrow's ns cast reads in one pass when all pass."""
+    chars = list(draw(st.sampled_from(_FORM_BASES)))
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(chars) - 1))
+        new = draw(st.sampled_from(list("0123456789-:TtZz +./aA") + ["", "00", ":0"]))
+        chars[at:at + draw(st.integers(0, 1))] = [new]
+    return "".join(chars)
+
+
+@needs_pyarrow
+@settings(max_examples=200, deadline=None)
+@given(st.lists(rfc3339_like() | st.sampled_from(["2025-11-24T10:00:00Z", None]), min_size=1, max_size=6),
+       st.booleans())
+def test_fast_path_equals_per_page_path_on_near_rfc3339_forms(values, strict):
+    items = [item(upload_id=f"u{i}", created_at=v, expires_at=values[-1 - i]) for i, v in enumerate(values)]
+    assert_same_paths([page(items)], strict=strict)
+
+
+@needs_pyarrow
+def test_fast_path_reads_fraction_and_offset_forms_in_one_cast(monkeypatch):
+    values = ["2025-11-24T10:00:00.5Z", "2025-11-24T10:00:00+02:00", "2024-02-29 23:59:59.123456789-23:59",
+              "1900-01-01T00:00:00Z", "2099-12-31T23:59:59.000000001+00:30"]
+    casts = []
+    real = _fastparse._any_form_ns
+    monkeypatch.setattr(_fastparse, "_any_form_ns", lambda *a: casts.append(real(*a)) or casts[-1])
+    items = [item(upload_id=f"u{i}", created_at=v, expires_at=v) for i, v in enumerate(values)]
+    assert assert_same_paths([page(items)]) == []
+    assert casts[0] is not None  # the one-cast path was taken (not the fallback)
+    df = frame_from_pages([page(items)], as_of=AS_OF)
+    assert df["created_at"].tolist() == [pd.Timestamp(v.replace(" ", "T")) for v in values]

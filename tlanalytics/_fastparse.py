@@ -28,7 +28,7 @@ BLOCK_PAGES = 4096  # at most this many pages read ahead (bodies that are not by
 _GIVE_UP = 3  # blocks in a row of which no page could be taken fast (e.g. items with extra fields)
 _ZEROS = np.zeros(40, np.uint8)  # padding: reads past a value's end hit zeros, as in _parse._vectorised
 
-_TS_UTC = None  # pyarrow.timestamp("s", tz="UTC") once imported
+_TS_UTC = _TS_NS = None  # pyarrow.timestamp("s"/"ns", tz="UTC") once imported
 # read_json's tables come from the C allocator, which gives a block's memory back once it is freed;
 # pyarrow's default pool (mimalloc) kept ~40 MiB more resident at 200,000 sessions, for about the same CPU time.
 _POOL = None
@@ -37,7 +37,7 @@ _pa = None  # (pyarrow, pyarrow.json, pyarrow.compute, options, item type) once 
 
 def _arrow():
     """The pyarrow modules and parse options, or None when pyarrow is not importable."""
-    global _pa, _TS_UTC, _POOL
+    global _pa, _TS_UTC, _TS_NS, _POOL
     if _pa is None:
         try:
             import pyarrow as pa
@@ -56,6 +56,7 @@ def _arrow():
         read = pj.ReadOptions(use_threads=False, block_size=BLOCK_BYTES + (1 << 20))
         _pa = (pa, pj, pc, read, parse, item)
         _TS_UTC = pa.timestamp("s", tz="UTC")
+        _TS_NS = pa.timestamp("ns", tz="UTC")
         _POOL = pa.system_memory_pool()
     return _pa
 
@@ -258,6 +259,46 @@ def _zulu_ns(arr, mat):
     return _parse._seconds_to_ns(sec, 0, ok)
 
 
+def _any_form_ns(arr, off, data):
+    """int64 ns of every value of ``arr`` in one Arrow cast, or None (then ``_timestamps`` decides).
+
+    Arrow's ISO 8601 cast to ``timestamp("ns", "UTC")`` reads more forms than
+    RFC 3339 ('T00:00Z', '+02', '+0200') and, in pyarrow 16, wraps around
+    outside 1677-2262; so the values are taken only when every one also has
+    the seconds (a 'Z', '.', '+' or '-' right after them), a zone that is 'Z'
+    or '+HH:MM'/'-HH:MM', and a year 1900-2099. Those are values
+    ``_parse._parse_one`` reads too, with the same nanoseconds (Arrow takes at
+    most 9 fraction digits, 'T' or ' ' between date and time, upper-case 'Z',
+    no leap second, valid dates, offsets up to 23:59, and refuses anything else).
+    """
+    n = len(arr)
+    if not n or arr.null_count:
+        return None
+    starts, ends = off[:-1], off[1:]
+    if (ends - starts).min() < 20:
+        return None
+    c = data[starts + 19]
+    if not ((c == 90) | (c == 46) | (c == 43) | (c == 45)).all():  # 'Z', '.', '+', '-'
+        return None
+    c, d = data[starts], data[starts + 1]
+    if not (((c == 50) & (d == 48)) | ((c == 49) & (d == 57))).all():  # '20' or '19'
+        return None
+    zulu = data[ends - 1] == 90
+    if not zulu.all():
+        e = ends[~zulu]
+        c = data[e - 6]
+        if not ((data[e - 3] == 58) & ((c == 43) | (c == 45))).all():  # ':', '+', '-'
+            return None
+    pa, _, pc = _arrow()[:3]
+    try:
+        cast = pc.cast(arr, _TS_NS)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if cast.null_count:
+        return None
+    return np.frombuffer(cast.buffers()[1], np.int64)[cast.offset:cast.offset + n]
+
+
 def _timestamps(arr):
     """int64 ns (NAT for null), or None when a value would be reported as malformed.
 
@@ -266,6 +307,9 @@ def _timestamps(arr):
     """
     n = len(arr)
     off, data = _strings(arr)
+    ns = _any_form_ns(arr, off, data)
+    if ns is not None:
+        return ns
     starts, lens = off[:-1], np.diff(off)
     is20 = lens == 20
     if n and is20.all():
