@@ -893,3 +893,17 @@ def test_fast_path_reads_fraction_and_offset_forms_in_one_cast(monkeypatch):
     assert casts[0] is not None  # the one-cast path was taken (not the fallback)
     df = frame_from_pages([page(items)], as_of=AS_OF)
     assert df["created_at"].tolist() == [pd.Timestamp(v.replace(" ", "T")) for v in values]
+
+
+@needs_pyarrow
+@pytest.mark.parametrize("big", [False, True])
+def test_fast_path_takes_pretty_printed_bodies_only_when_pyarrow_reads_each_as_one_row(big):
+    # Line breaks are JSON whitespace to both parsers; a block's line breaks are looked at only when pyarrow
+    # refuses it. A body bigger than pyarrow's block is cut at one of its line breaks: refused, then left out.
+    items = [item(upload_id=f"u{i}") for i in range(40_000 if big else 3)]
+    pretty = json.dumps({"data": items, "page_info": {"page": 2}}, indent=2).encode()
+    assert len(pretty) > _fastparse.BLOCK_BYTES + (1 << 20) if big else b"\n" in pretty
+    pages = [page([item(upload_id="a")]), pretty, page([item(upload_id="b")])]
+    assert assert_same_paths(pages) == ([1, 2] if big else [])  # page 1 was pending in page 2's chunk
+    # Two objects on two lines: pyarrow reads two rows, json.loads refuses the page (both paths raise).
+    assert assert_same_paths([pages[0], b'{"data": []}\n{"data": []}', pages[2]]) == [1, 2]

@@ -6,7 +6,10 @@ from the Arrow buffers. The result is exactly that of the per-page path in
 ``frame.py``, because the fast path only ever takes a whole *chunk* of rows
 (the rows the collector would type together, see
 :class:`~tlanalytics._parse.ListingCollector`) and only when that chunk is
-regular: every body plain ASCII JSON without escapes or line breaks, items
+regular: every body plain ASCII JSON without escapes or carriage returns that
+pyarrow reads as exactly one row (line breaks are JSON whitespace to both
+parsers; a block pyarrow refuses is read again without the bodies that have
+one, as pyarrow's chunks are cut at line breaks), items
 with exactly the documented fields, no null or bad value that would be
 reported, no value the two parsers could read differently. Anything else
 sends the pages of that chunk, in order, through the per-page path, which
@@ -151,24 +154,26 @@ def _parse_block(block):
             bodies.append(body)
     if not bodies:
         return segs
-    if any(map(bytes.__contains__, bodies, repeat(b"\n"))):  # one body per line
-        keep = [k for k, b in enumerate(bodies) if b"\n" not in b]
-        where, bodies = [where[k] for k in keep], [bodies[k] for k in keep]
     joined = b"\n".join(bodies)
     if not _clean(joined, newlines=True):  # find the bodies that are not
         keep = [k for k, b in enumerate(bodies) if _clean(b)]
         where, bodies = [where[k] for k in keep], [bodies[k] for k in keep]
-        joined = b"\n".join(bodies)
-    if not bodies:
-        return segs
-    pa, pj, _, read, parse, item = _arrow()
-    try:
-        table = pj.read_json(pa.py_buffer(joined), read_options=read, parse_options=parse, memory_pool=_POOL)
-    except (pa.ArrowException, ValueError, TypeError, OverflowError):
-        return segs
+        joined = b"\n".join(bodies) if bodies else None
+    table = _read_json(joined)
+    if table is None or table.num_rows != len(bodies):
+        # One body per line: a body with a line break (pretty-printed JSON) broke the block. Such bodies
+        # are rare, so they are looked for only now (one scan less per block), and the others read again.
+        keep = [k for k, b in enumerate(bodies) if b"\n" not in b]
+        if len(keep) == len(bodies):
+            return segs  # no line break: a body that is not one object
+        where, bodies = [where[k] for k in keep], [bodies[k] for k in keep]
+        table = _read_json(b"\n".join(bodies) if bodies else None)
+        if table is None or table.num_rows != len(bodies):
+            return segs
     del joined
+    item = _arrow()[5]
     data = table.column("data")
-    if table.num_rows != len(bodies) or data.type.value_type != item:
+    if data.type.value_type != item:
         return segs  # a body that is not one object (or blank), or items with more fields
     data = data.chunk(0) if data.num_chunks == 1 else data.combine_chunks()
     values = data.values
@@ -181,6 +186,17 @@ def _parse_block(block):
         if valid[k]:
             segs[i] = (fields, offsets[k], offsets[k + 1])
     return segs
+
+
+def _read_json(joined):
+    """The table pyarrow reads from ``joined`` (one JSON object per line), or None when it refuses it."""
+    if joined is None:
+        return None
+    pa, pj, _, read, parse, _ = _arrow()
+    try:
+        return pj.read_json(pa.py_buffer(joined), read_options=read, parse_options=parse, memory_pool=_POOL)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        return None
 
 
 def _commit(collector, pending, add_page):
