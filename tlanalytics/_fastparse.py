@@ -18,8 +18,6 @@ then decides values, warnings and errors as it always does.
 
 from __future__ import annotations
 
-from itertools import repeat
-
 import numpy as np
 
 from . import _parse
