@@ -907,3 +907,28 @@ def test_fast_path_takes_pretty_printed_bodies_only_when_pyarrow_reads_each_as_o
     assert assert_same_paths(pages) == ([1, 2] if big else [])  # page 1 was pending in page 2's chunk
     # Two objects on two lines: pyarrow reads two rows, json.loads refuses the page (both paths raise).
     assert assert_same_paths([pages[0], b'{"data": []}\n{"data": []}', pages[2]]) == [1, 2]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sub_is_exact_or_nat_on_overflow_and_nat(seed):
+    # frame._sub (the derived durations) against Python integers: NAT where an operand is NAT or the result
+    # leaves int64, on operands whose ranges allow overflow (the checked path) and ones that do not (the fast one).
+    from tlanalytics.frame import NAT, _sub
+
+    rng = np.random.default_rng(seed)
+    wide = rng.integers(NAT + 1, 2**63 - 1, 200, dtype=np.int64)
+    narrow = rng.integers(-(2**61), 2**61, 200, dtype=np.int64)
+    with_nat = narrow.copy()
+    with_nat[::7] = NAT
+
+    def expected(a, b):
+        out = []
+        for x, y in zip(np.broadcast_to(a, 200).tolist(), np.broadcast_to(b, 200).tolist()):
+            d = x - y
+            out.append(NAT if NAT in (x, y) or not NAT < d < 2**63 else d)
+        return out
+
+    for a, b in [(wide, narrow), (narrow, wide), (narrow, narrow[::-1].copy()), (with_nat, narrow),
+                 (narrow, with_nat), (int(narrow[0]), wide), (wide, int(narrow[1])), (int(narrow[0]), with_nat),
+                 (NAT, narrow), (narrow, NAT), (2**63 - 1, narrow), (narrow, 2**63 - 1)]:
+        assert _sub(a, b).tolist() == expected(a, b)
