@@ -207,10 +207,9 @@ def _commit(collector, pending, add_page):
         collector.commit(*typed)
 
 
-def _columns(segs):
-    """Every field of the items of ``segs``, each as one Arrow array."""
-    pa = _arrow()[0]
-    pieces, last = [], None  # runs of items contiguous in one block
+def _runs(segs):
+    """The runs of items of ``segs`` contiguous in one block: [fields, start, stop] each."""
+    runs, last = [], None
     for fields, start, stop in segs:
         if stop == start:
             continue
@@ -218,15 +217,17 @@ def _columns(segs):
             last[2] = stop  # contiguous in the same block
         else:
             last = [fields, start, stop]
-            pieces.append(last)
-    cols = []
-    for k in range(len(LISTING_FIELDS)):
-        arrays = [fields[k][start:stop] for fields, start, stop in pieces]
-        if len(arrays) == 1:
-            cols.append(arrays[0])
-        else:
-            cols.append(pa.concat_arrays(arrays) if arrays else pa.array([], type=segs[0][0][k].type))
-    return cols
+            runs.append(last)
+    return runs
+
+
+def _column(runs, *keys):
+    """Fields ``keys`` of the items of ``runs``, one after the other, as one Arrow array (one copy at most)."""
+    arrays = [fields[k][start:stop] for k in keys for fields, start, stop in runs]
+    if len(arrays) == 1:
+        return arrays[0]
+    pa = _arrow()[0]
+    return pa.concat_arrays(arrays) if arrays else pa.array([], type=_arrow()[5][keys[0]].type)
 
 
 def _strings(arr):
@@ -237,11 +238,15 @@ def _strings(arr):
     return off - off[0], data[off[0]:off[-1]]
 
 
-def _ints(arr, minimum):
-    """int64 values, or None when a value is null or below ``minimum`` (the per-page path reports those)."""
-    if arr.null_count:
-        return None
-    out = np.array(arr.to_numpy(zero_copy_only=False), dtype=np.int64)  # a copy: no Arrow buffer kept
+def _ints(runs, k, minimum):
+    """int64 values of field ``k``, or None when a value is null or below ``minimum`` (the per-page path reports those)."""
+    pieces = []
+    for fields, start, stop in runs:
+        arr = fields[k]
+        if arr.null_count and arr[start:stop].null_count:
+            return None
+        pieces.append(np.frombuffer(arr.buffers()[1], np.int64)[arr.offset + start:arr.offset + stop])
+    out = np.concatenate(pieces) if pieces else np.empty(0, np.int64)  # a copy: no Arrow buffer kept
     if len(out) and out.min() < minimum:
         return None
     return out
@@ -370,8 +375,8 @@ def _typed_chunk(collector, segs):
     """
     pa, _, pc = _arrow()[:3]
     n = sum(stop - start for _, start, stop in segs)
-    cols = _columns(segs)
-    uid, status = cols[0], cols[1]
+    runs = _runs(segs)
+    uid, status = _column(runs, 0), _column(runs, 1)
     if uid.null_count or status.null_count:
         return None
     uid_off, uid_data = _strings(uid)
@@ -381,12 +386,12 @@ def _typed_chunk(collector, segs):
     if n and not _ids_ok(uid_off, uid_data):
         return None  # ids that _parse.text_problem reports
     parts = {}
-    for (f, minimum), arr in zip(_parse._INTS, cols[2:5]):
-        parts[f] = _ints(arr, minimum)
+    for k, (f, minimum) in enumerate(_parse._INTS, start=2):
+        parts[f] = _ints(runs, k, minimum)
         if parts[f] is None:
             return None
     # Both timestamp fields in one pass (half the per-call cost; a value's result does not depend on its field).
-    stamps = _timestamps(pa.concat_arrays(cols[5:]))
+    stamps = _timestamps(_column(runs, 5, 6))
     if stamps is None:
         return None
     parts["created_at"], parts["expires_at"] = stamps[:n], stamps[n:]
