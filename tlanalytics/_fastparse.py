@@ -18,6 +18,9 @@ then decides values, warnings and errors as it always does.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from itertools import repeat
+
 import numpy as np
 
 from . import _parse
@@ -75,34 +78,59 @@ def feed(pages, collector, add_page):
     """
     it = enumerate(pages, start=1)
     misses = 0  # blocks in a row where pyarrow took no page: after _GIVE_UP, stop asking it
-    pending, rows = [], 0  # pages of the open chunk (all fast so far) and their rows
+    pending, rows = [], 0  # ((position, page), seg) of the open chunk (all fast so far) and their rows
     slow = False  # True while the collector holds a part-filled chunk from add_page
     while True:
         block, error = _read(it)
         segs = _parse_block(block) if misses < _GIVE_UP else [None] * len(block)
-        misses = misses + 1 if block and segs.count(None) == len(segs) else 0
-        for (position, page), seg in zip(block, segs):
-            if slow:
-                add_page(collector, position, page)
-                slow = collector.open_rows() > 0
-            elif seg is None:
-                for p, pg, _ in pending:
-                    add_page(collector, p, pg)
-                pending, rows = [], 0
-                add_page(collector, position, page)
-                slow = collector.open_rows() > 0
-            else:
-                pending.append((position, page, seg))
-                rows += seg[2] - seg[1]
-                if rows >= _parse.CHUNK_ROWS:
-                    _commit(collector, pending, add_page)
+        slow_pages = segs.count(None)
+        misses = misses + 1 if block and slow_pages == len(segs) else 0
+        if not slow and not slow_pages:
+            pending, rows = _take(block, segs, pending, rows, collector, add_page)
+        else:
+            for (position, page), seg in zip(block, segs):
+                if slow:
+                    add_page(collector, position, page)
+                    slow = collector.open_rows() > 0
+                elif seg is None:
+                    for (p, pg), _ in pending:
+                        add_page(collector, p, pg)
                     pending, rows = [], 0
+                    add_page(collector, position, page)
+                    slow = collector.open_rows() > 0
+                else:
+                    pending.append(((position, page), seg))
+                    rows += seg[2] - seg[1]
+                    if rows >= _parse.CHUNK_ROWS:
+                        _commit(collector, pending, add_page)
+                        pending, rows = [], 0
         if error is not None:
             raise error  # as the per-page loop would, after the pages before it (an open chunk is not typed)
         if not block:
             break
     if pending:
         _commit(collector, pending, add_page)
+
+
+def _take(block, segs, pending, rows, collector, add_page):
+    """As feed's per-page loop on a block whose pages all go fast; returns the new (pending, rows).
+
+    The pages' items are consecutive in one table, so the rows up to a page are
+    its end offset minus the first page's start: each chunk's last page is found
+    by bisection instead of adding up the pages one by one.
+    """
+    ends = [seg[2] for seg in segs]
+    first, count = 0, len(block)
+    while first < count:
+        base = segs[first][1]
+        last = bisect_left(ends, base + _parse.CHUNK_ROWS - rows, first)  # rows reach CHUNK_ROWS there
+        if last == count:
+            pending.extend(zip(block[first:], segs[first:]))
+            return pending, rows + ends[-1] - base
+        pending.extend(zip(block[first:last + 1], segs[first:last + 1]))
+        _commit(collector, pending, add_page)
+        pending, rows, first = [], 0, last + 1
+    return pending, rows
 
 
 def _read(it):
@@ -179,6 +207,8 @@ def _parse_block(block):
         return segs  # an item that is null (the per-page path reports it)
     offsets = np.asarray(data.offsets).tolist()  # Python ints: cheaper here than numpy scalars
     fields = [values.field(k) for k in range(len(LISTING_FIELDS))]
+    if not data.null_count and len(where) == len(block):  # the usual case: every page read, every data a list
+        return list(zip(repeat(fields), offsets, offsets[1:]))
     valid = np.asarray(data.is_valid()).tolist()
     for k, i in enumerate(where):
         if valid[k]:
@@ -199,9 +229,9 @@ def _read_json(joined):
 
 def _commit(collector, pending, add_page):
     """Type the rows of a whole chunk's pages at once, or hand its pages to the per-page path."""
-    typed = _typed_chunk(collector, [seg for _, _, seg in pending])
+    typed = _typed_chunk(collector, [seg for _, seg in pending])
     if typed is None:
-        for position, page, _ in pending:
+        for (position, page), _ in pending:
             add_page(collector, position, page)
     else:
         collector.commit(*typed)
