@@ -49,10 +49,12 @@ def _arrow():
             import pyarrow.json as pj
         except ImportError:
             return None
+        # Text as binary: the bodies taken are ASCII (checked), so pyarrow's UTF-8 validation would be a
+        # pass for nothing (~2.5 % of the parse); typing views them as strings, without a copy.
         item = pa.struct([
-            ("upload_id", pa.string()), ("status", pa.string()), ("total_size", pa.int64()),
+            ("upload_id", pa.binary()), ("status", pa.binary()), ("total_size", pa.int64()),
             ("chunk_size", pa.int64()), ("total_chunks", pa.int64()),
-            ("created_at", pa.string()), ("expires_at", pa.string()),
+            ("created_at", pa.binary()), ("expires_at", pa.binary()),
         ])
         assert tuple(f.name for f in item) == LISTING_FIELDS  # StructType.names needs pyarrow >= 17
         parse = pj.ParseOptions(explicit_schema=pa.schema([("data", pa.list_(item))]),
@@ -406,7 +408,7 @@ def _typed_chunk(collector, segs):
     pa, _, pc = _arrow()[:3]
     n = sum(stop - start for _, start, stop in segs)
     runs = _runs(segs)
-    uid, status = _column(runs, 0), _column(runs, 1)
+    uid, status = _column(runs, 0).view(pa.string()), _column(runs, 1).view(pa.string())
     if uid.null_count or status.null_count:
         return None
     uid_off, uid_data = _strings(uid)
@@ -421,7 +423,7 @@ def _typed_chunk(collector, segs):
         if parts[f] is None:
             return None
     # Both timestamp fields in one pass (half the per-call cost; a value's result does not depend on its field).
-    stamps = _timestamps(_column(runs, 5, 6))
+    stamps = _timestamps(_column(runs, 5, 6).view(pa.string()))
     if stamps is None:
         return None
     parts["created_at"], parts["expires_at"] = stamps[:n], stamps[n:]
