@@ -271,7 +271,7 @@ def _strings(arr):
 
 
 def _ints(runs, k, minimum):
-    """int64 values of field ``k``, or None when a value is null or below ``minimum`` (the per-page path reports those)."""
+    """int64 values of field ``k``, or None when a value is null or below ``minimum`` (the per-page path reports them)."""
     pieces = []
     for fields, start, stop in runs:
         arr = fields[k]
@@ -429,8 +429,10 @@ def _typed_chunk(collector, segs):
     parts["created_at"], parts["expires_at"] = stamps[:n], stamps[n:]
     # Every value is good: now the collector's state may change.
     if collector.arrow:
-        parts["upload_id"] = pa.Array.from_buffers(
-            pa.large_string(), n, [None, pa.py_buffer(uid_off), pa.py_buffer(uid_data.copy())])
+        # A copy only of a slice of a block's buffer (which the frame must not keep); runs were concatenated.
+        data = uid_data.copy() if len(runs) == 1 else uid_data
+        parts["upload_id"] = pa.Array.from_buffers(pa.large_string(), n,
+                                                   [None, pa.py_buffer(uid_off), pa.py_buffer(data)])
     else:
         parts["upload_id"] = np.array(uid.to_pylist(), dtype=object) if n else np.empty(0, object)
     codes = collector.codes.codes
