@@ -271,7 +271,7 @@ def _strings(arr):
 
 
 def _ints(runs, k, minimum):
-    """int64 values of field ``k``, or None when a value is null or below ``minimum`` (the per-page path reports them)."""
+    """int64 values of field ``k``, or None when a value is null or below ``minimum`` (then reported per page)."""
     pieces = []
     for fields, start, stop in runs:
         arr = fields[k]
