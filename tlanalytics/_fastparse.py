@@ -139,9 +139,10 @@ def _read(it):
     """The next block of (position, page), and the exception the iterator raised (or None)."""
     block, size = [], 0
     try:
-        for position, page in it:
-            block.append((position, page))
-            if isinstance(page, (bytes, bytearray, str)):
+        for entry in it:  # enumerate's (position, page) tuples, kept as they are
+            block.append(entry)
+            page = entry[1]
+            if page.__class__ is bytes or isinstance(page, (bytes, bytearray, str)):
                 size += len(page)
             if size >= BLOCK_BYTES or len(block) >= BLOCK_PAGES:
                 break
@@ -406,8 +407,8 @@ def _typed_chunk(collector, segs):
     Nothing in ``collector`` changes before every value has been checked.
     """
     pa, _, pc = _arrow()[:3]
-    n = sum(stop - start for _, start, stop in segs)
     runs = _runs(segs)
+    n = sum(stop - start for _, start, stop in runs)
     uid, status = _column(runs, 0).view(pa.string()), _column(runs, 1).view(pa.string())
     if uid.null_count or status.null_count:
         return None
