@@ -27,7 +27,7 @@ from . import _parse
 from .schema import LISTING_FIELDS
 
 ENABLED = True  # private switch (tests force either path)
-BLOCK_BYTES = 1 << 22  # raw bytes read per pyarrow call
+BLOCK_BYTES = 1 << 23  # raw bytes read per pyarrow call (8 MiB: faster than 4 MiB at 1,000,000 sessions)
 BLOCK_PAGES = 4096  # at most this many pages read ahead (bodies that are not bytes count too)
 _GIVE_UP = 3  # blocks in a row of which no page could be taken fast (e.g. items with extra fields)
 _ZEROS = np.zeros(40, np.uint8)  # padding: reads past a value's end hit zeros, as in _parse._vectorised
