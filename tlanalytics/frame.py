@@ -379,14 +379,18 @@ def _derive(listing, now):
     ok = (life > 0) & (age != NAT)
     elapsed = np.full(len(age), np.nan)
     np.divide(age, life, out=elapsed, where=ok)  # as age / life where ok, without temporaries
-    bucket = np.where(tte == NAT, -1, _bucket(tte, _EXPIRY_EDGES))
+    bucket = _bucket(tte, _EXPIRY_EDGES)
+    if len(tte) and tte.min() == NAT:  # (NAT is the least int64)
+        bucket[tte == NAT] = -1
     no_chunks = total_na | chunk_na | (chunk <= 0)
-    safe = np.where(no_chunks, 1, chunk)
+    safe = np.where(no_chunks, 1, chunk) if no_chunks.any() else chunk  # (read only below)
     expected, last = np.divmod(total, safe)
     partial = last > 0
     expected += partial  # whole chunks, plus one for the remainder
     np.copyto(last, safe, where=~partial)  # the remainder, or a whole chunk
-    size = np.where(total_na, -1, _bucket(total, SIZE_BUCKET_EDGES))
+    size = _bucket(total, SIZE_BUCKET_EDGES)
+    if total_na.any():
+        size[total_na] = -1
     return {
         "age": _timedeltas(age),
         "time_to_expiry": _timedeltas(tte),
