@@ -852,3 +852,83 @@ def test_fast_path_equals_per_page_path_on_near_canonical_timestamps(values, str
     stamps = values + (["2025-11-24T10:00:00.5Z"] if mixed else [])
     items = [item(upload_id=f"u{i}", created_at=v, expires_at=stamps[-1 - i]) for i, v in enumerate(stamps)]
     assert_same_paths([page(items)], strict=strict)
+
+
+_FORM_BASES = ["2025-11-24T10:00:00.5Z", "2025-11-24T10:00:00+02:00", "2024-02-29T23:59:59.123456789-23:59",
+               "1900-01-01T00:00:00.1234567890Z", "2099-12-31T23:59:59+00:00", "1899-12-31T23:59:59.9Z",
+               "2100-01-01T00:00:00-00:00", "2300-01-01T00:00:00.5Z", "2025-12-31T23:59:60.5+01:00",
+               "2025-11-24 10:00:00.25+0200", "2025-11-24T10:00+02:00", "2025-11-24T10:00:00+02",
+               "2025-11-24T10Z", "2025-11-24T10:00:00.Z"]
+
+
+@st.composite
+def rfc3339_like(draw):
+    """Values near the fraction and offset forms, which Arrow's ns cast reads in one pass when all pass."""
+    chars = list(draw(st.sampled_from(_FORM_BASES)))
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(chars) - 1))
+        new = draw(st.sampled_from(list("0123456789-:TtZz +./aA") + ["", "00", ":0"]))
+        chars[at:at + draw(st.integers(0, 1))] = [new]
+    return "".join(chars)
+
+
+@needs_pyarrow
+@settings(max_examples=200, deadline=None)
+@given(st.lists(rfc3339_like() | st.sampled_from(["2025-11-24T10:00:00Z", None]), min_size=1, max_size=6),
+       st.booleans())
+def test_fast_path_equals_per_page_path_on_near_rfc3339_forms(values, strict):
+    items = [item(upload_id=f"u{i}", created_at=v, expires_at=values[-1 - i]) for i, v in enumerate(values)]
+    assert_same_paths([page(items)], strict=strict)
+
+
+@needs_pyarrow
+def test_fast_path_reads_fraction_and_offset_forms_in_one_cast(monkeypatch):
+    values = ["2025-11-24T10:00:00.5Z", "2025-11-24T10:00:00+02:00", "2024-02-29 23:59:59.123456789-23:59",
+              "1900-01-01T00:00:00Z", "2099-12-31T23:59:59.000000001+00:30"]
+    casts = []
+    real = _fastparse._any_form_ns
+    monkeypatch.setattr(_fastparse, "_any_form_ns", lambda *a: casts.append(real(*a)) or casts[-1])
+    items = [item(upload_id=f"u{i}", created_at=v, expires_at=v) for i, v in enumerate(values)]
+    assert assert_same_paths([page(items)]) == []
+    assert casts[0] is not None  # the one-cast path was taken (not the fallback)
+    df = frame_from_pages([page(items)], as_of=AS_OF)
+    assert df["created_at"].tolist() == [pd.Timestamp(v.replace(" ", "T")) for v in values]
+
+
+@needs_pyarrow
+@pytest.mark.parametrize("big", [False, True])
+def test_fast_path_takes_pretty_printed_bodies_only_when_pyarrow_reads_each_as_one_row(big):
+    # Line breaks are JSON whitespace to both parsers; a block's line breaks are looked at only when pyarrow
+    # refuses it. A body bigger than pyarrow's block is cut at one of its line breaks: refused, then left out.
+    items = [item(upload_id=f"u{i}") for i in range(40_000 if big else 3)]
+    pretty = json.dumps({"data": items, "page_info": {"page": 2}}, indent=2).encode()
+    assert len(pretty) > _fastparse.BLOCK_BYTES + (1 << 20) if big else b"\n" in pretty
+    pages = [page([item(upload_id="a")]), pretty, page([item(upload_id="b")])]
+    assert assert_same_paths(pages) == ([1, 2] if big else [])  # page 1 was pending in page 2's chunk
+    # Two objects on two lines: pyarrow reads two rows, json.loads refuses the page (both paths raise).
+    assert assert_same_paths([pages[0], b'{"data": []}\n{"data": []}', pages[2]]) == [1, 2]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sub_is_exact_or_nat_on_overflow_and_nat(seed):
+    # frame._sub (the derived durations) against Python integers: NAT where an operand is NAT or the result
+    # leaves int64, on operands whose ranges allow overflow (the checked path) and ones that do not (the fast one).
+    from tlanalytics.frame import NAT, _sub
+
+    rng = np.random.default_rng(seed)
+    wide = rng.integers(NAT + 1, 2**63 - 1, 200, dtype=np.int64)
+    narrow = rng.integers(-(2**61), 2**61, 200, dtype=np.int64)
+    with_nat = narrow.copy()
+    with_nat[::7] = NAT
+
+    def expected(a, b):
+        out = []
+        for x, y in zip(np.broadcast_to(a, 200).tolist(), np.broadcast_to(b, 200).tolist()):
+            d = x - y
+            out.append(NAT if NAT in (x, y) or not NAT < d < 2**63 else d)
+        return out
+
+    for a, b in [(wide, narrow), (narrow, wide), (narrow, narrow[::-1].copy()), (with_nat, narrow),
+                 (narrow, with_nat), (int(narrow[0]), wide), (wide, int(narrow[1])), (int(narrow[0]), with_nat),
+                 (NAT, narrow), (narrow, NAT), (2**63 - 1, narrow), (narrow, 2**63 - 1)]:
+        assert _sub(a, b).tolist() == expected(a, b)

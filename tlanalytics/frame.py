@@ -47,7 +47,9 @@ _PROGRESS = columns("progress")
 _PROGRESS_RAW = ("uploaded_size", "chunks_completed", "chunks_failed", "chunks_pending", "last_activity", "vanished")
 _KNOWN = frozenset(_LISTING + _DERIVED + _PROGRESS)
 _HOUR = 3_600_000_000_000
+_INT64_MAX = np.iinfo(np.int64).max
 _UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+_TD_NS = np.dtype("timedelta64[ns]")
 _EXPIRY_EDGES = np.array([1, _HOUR, 6 * _HOUR, 24 * _HOUR])
 _COUNTERS = ("chunks_completed", "chunks_failed", "chunks_pending")
 _ABSENT = object()
@@ -375,15 +377,20 @@ def _derive(listing, now):
     chunks, chunks_na = _ints(listing["total_chunks"])
     age, tte, life = _sub(now, created), _sub(expires, now), _sub(expires, created)
     ok = (life > 0) & (age != NAT)
-    with np.errstate(all="ignore"):
-        elapsed = np.where(ok, age / np.where(ok, life, 1), np.nan)
-    bucket = np.where(tte == NAT, -1, _bucket(tte, _EXPIRY_EDGES))
+    elapsed = np.full(len(age), np.nan)
+    np.divide(age, life, out=elapsed, where=ok)  # as age / life where ok, without temporaries
+    bucket = _bucket(tte, _EXPIRY_EDGES)
+    if len(tte) and tte.min() == NAT:  # (NAT is the least int64)
+        bucket[tte == NAT] = -1
     no_chunks = total_na | chunk_na | (chunk <= 0)
-    safe = np.where(no_chunks, 1, chunk)
-    whole, rest = np.divmod(total, safe)
-    expected = whole + (rest > 0)
-    last = np.where(rest > 0, rest, safe)
-    size = np.where(total_na, -1, _bucket(total, SIZE_BUCKET_EDGES))
+    safe = np.where(no_chunks, 1, chunk) if no_chunks.any() else chunk  # (read only below)
+    expected, last = np.divmod(total, safe)
+    partial = last > 0
+    expected += partial  # whole chunks, plus one for the remainder
+    np.copyto(last, safe, where=~partial)  # the remainder, or a whole chunk
+    size = _bucket(total, SIZE_BUCKET_EDGES)
+    if total_na.any():
+        size[total_na] = -1
     return {
         "age": _timedeltas(age),
         "time_to_expiry": _timedeltas(tte),
@@ -454,6 +461,10 @@ def _sub(a, b):
     a = a if isinstance(a, np.ndarray) else np.int64(a)
     b = b if isinstance(b, np.ndarray) else np.int64(b)
     d = a - b  # wraps on overflow, caught below
+    if isinstance(d, np.ndarray) and d.size:
+        lo_a, hi_a, lo_b, hi_b = int(a.min()), int(a.max()), int(b.min()), int(b.max())
+        if NAT not in (lo_a, lo_b) and lo_a - hi_b > NAT and hi_a - lo_b <= _INT64_MAX:
+            return d  # the usual case: no NAT operand, and the ranges cannot overflow
     if isinstance(b, np.ndarray):
         bad = (b == NAT) | (b > 0) & (d > a) | (b < 0) & (d < a)
     elif b == NAT:
@@ -506,8 +517,9 @@ def _datetimes(ns, *, copy=True):
 
 
 def _timedeltas(ns):
-    """A timedelta array of int64 nanoseconds (NAT -> NaT)."""
-    return pd.array(np.asarray(ns, np.int64).view("timedelta64[ns]"))
+    """A timedelta array of int64 nanoseconds (NAT -> NaT), on ``ns`` itself (the caller's own new array)."""
+    # The extension-array constructor: as pd.array(...), without its copy.
+    return pd.arrays.TimedeltaArray._from_sequence(np.asarray(ns, np.int64).view("timedelta64[ns]"), dtype=_TD_NS)
 
 
 def chunks_frame(items, *, strict=False):
