@@ -600,7 +600,8 @@ def _dashboard(args):
         raise _Failure("no API key: set TWELVELABS_API_KEY (or TWELVE_LABS_API_KEY) in the environment, "
                        "or try `tlanalytics dashboard --demo` to use built-in sample data", EXIT_CONFIG)
     cfg = dashboard.DashboardSettings(
-        demo=args.demo, base_url=args.base_url, workers=args.workers, retries=args.retries, with_progress=args.with_progress,
+        demo=args.demo, base_url=args.base_url, workers=args.workers, retries=args.retries,
+        with_progress=args.with_progress,
         as_of=None if args.as_of is None else args.as_of.isoformat(), store=args.store,
         progress_bars=_bars(args))
     token = None if dashboard.is_loopback(args.host) else dashboard.new_token()

@@ -178,9 +178,9 @@ class UploadsClient:
     """
 
     def __init__(self, api_key=None, *, base_url=None, page_limit=50, max_workers=MAX_WORKERS, timeout=(3.05, 30),
-                 max_retries=MAX_RETRIES, backoff=0.5, backoff_max=30.0, max_retry_after=60.0, max_rate=None, max_passes=4,
-                 progress=True, session=None, strict=False, deadline=None, max_pages=paging.DEFAULT_MAX_PAGES,
-                 max_body=DEFAULT_MAX_BODY):
+                 max_retries=MAX_RETRIES, backoff=0.5, backoff_max=30.0, max_retry_after=60.0, max_rate=None,
+                 max_passes=4, progress=True, session=None, strict=False, deadline=None,
+                 max_pages=paging.DEFAULT_MAX_PAGES, max_body=DEFAULT_MAX_BODY):
         if api_key is None:
             api_key = key_from_env()
         if api_key is None:

@@ -150,8 +150,8 @@ def _load(cfg, progress=None):
     """The sessions as ``cfg`` describes them; the key comes from the environment."""
     from .client import load_uploads
 
-    options = dict(max_workers=cfg.workers, max_retries=cfg.retries, with_progress=cfg.with_progress, as_of=cfg.as_of,
-                   progress=cfg.progress_bars if progress is None else progress)
+    options = dict(max_workers=cfg.workers, max_retries=cfg.retries, with_progress=cfg.with_progress,
+                   as_of=cfg.as_of, progress=cfg.progress_bars if progress is None else progress)
     if not cfg.demo:
         return load_uploads(None, base_url=cfg.base_url, **options)
     from .simulator import Simulator
