@@ -65,6 +65,23 @@ def test_the_legend_covers_no_data_and_names_every_line(table, kind):
     assert {line.get_label() for axes in fig.axes for line in axes.get_lines()} <= set(labels)  # twin's line too
 
 
+def test_plot_trends_turns_only_its_own_dates_and_keeps_the_layout_engine_quiet(table):
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    fig = Figure(layout="constrained")
+    dates, other = fig.subplots(1, 2)
+    other.plot([0, 1], [0, 1])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tla.plot_trends(table, ax=dates)
+        fig.canvas.draw()
+    assert not [w for w in caught if "layout engine" in str(w.message)]  # autofmt_xdate's, on matplotlib 3.9
+    assert {t.get_rotation() for t in dates.get_xticklabels()} == {30}
+    assert {t.get_rotation() for t in other.get_xticklabels()} == {0} and other.get_xlabel() == ""
+
+
 def test_plot_trends_bytes_and_rate(table):
     import matplotlib.pyplot as plt
 

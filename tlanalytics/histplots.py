@@ -127,7 +127,11 @@ def plot_trends(trends, *, kind="outcomes", ax=None, **kwargs):
         ax.set_ylim(top=ax.get_ylim()[1] * 1.3)  # headroom: the legend sits above the bars, not on them
     ax.legend(handles, labels, loc="upper left", fontsize="small", ncols=3)
     ax.set_xlabel("period (UTC)")
-    ax.figure.autofmt_xdate()
+    # Dates slanted as Figure.autofmt_xdate slants them, on this axes only: autofmt_xdate turns every axes of
+    # the figure and calls subplots_adjust, which a layout engine refuses (a UserWarning on matplotlib 3.9).
+    ax.tick_params(axis="x", labelrotation=30)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
     return ax
 
 

@@ -114,9 +114,14 @@ def trends_figure(trends, outcomes=None, *, figsize=(12, 8)):
     _check(trends)
     fig = Figure(figsize=figsize, layout="constrained")
     axes = fig.subplots(2, 2).ravel()
+    for top in axes[:2]:  # the periods of the top panels are the rate panel's: its dates label all three
+        top.sharex(axes[2])
     plot_trends(trends, kind="outcomes", ax=axes[0])
     plot_trends(trends, kind="bytes", ax=axes[1])
     plot_trends(trends, kind="rate", ax=axes[2])
+    for top in axes[:2]:
+        top.tick_params(axis="x", labelbottom=False)
+        top.set_xlabel("")
     if outcomes is not None:
         plot_time_to_complete(outcomes, ax=axes[3])
     else:
