@@ -290,7 +290,8 @@ class UploadsClient:
         """The futures done among ``pending``: waits until one is, or the op's deadline passes (then raises).
 
         The wait wakes every :data:`_WAKE` seconds: a Ctrl+C (KeyboardInterrupt) is then raised within that
-        time even where a blocked lock acquisition is not interrupted by the signal itself (seen on Python 3.13).
+        time even when nothing cuts the lock wait short (an interrupt that only sets Python's flag, such as
+        ``_thread.interrupt_main``).
         """
         while True:
             remaining = op.remaining()
@@ -496,8 +497,8 @@ class UploadsClient:
                           f"{len(df):,} sessions read until then.", InconsistentListingWarning, stacklevel=stacklevel)
         elif not consistent:
             warnings.warn(f"The listing kept changing while it was paged ({len(walks)} passes); the result unites them "
-                          f"but may miss sessions (pages shift as sessions come and go) or keep ones that ended. Load again later for a consistent "
-                          f"view.", InconsistentListingWarning, stacklevel=stacklevel)
+                          f"but may miss sessions (pages shift as sessions come and go) or keep ones that ended. "
+                          f"Load again later for a consistent view.", InconsistentListingWarning, stacklevel=stacklevel)
         if with_progress:
             df = self._add_progress(df, op.deadline, stacklevel=stacklevel)
         return df

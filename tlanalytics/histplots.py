@@ -89,6 +89,7 @@ def plot_trends(trends, *, kind="outcomes", ax=None, **kwargs):
     x = trends.index.tz_localize(None) if getattr(trends.index, "tz", None) is not None else trends.index
     step = (x[1] - x[0]) if len(x) > 1 else pd.Timedelta(days=1)
     width = step * 0.8
+    twin = None  # the rate panel's second axis (median time to complete)
     if kind == "outcomes":
         bottom = np.zeros(len(trends))
         for column, outcome in _COUNTS:
@@ -119,10 +120,9 @@ def plot_trends(trends, *, kind="outcomes", ax=None, **kwargs):
             twin.set_ylabel("median time to complete (h)")
             twin.set_ylim(bottom=0, top=np.nanmax(hours / 3600, initial=0) * 1.25 or None)
     handles, labels = ax.get_legend_handles_labels()
-    for other in ax.figure.axes:  # the twin's line too: one legend for the panel
-        if other is not ax and other.bbox.bounds == ax.bbox.bounds:
-            more = other.get_legend_handles_labels()
-            handles, labels = handles + more[0], labels + more[1]
+    if twin is not None:  # the twin's line too: one legend for the panel
+        more = twin.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
     if kind != "rate":
         ax.set_ylim(top=ax.get_ylim()[1] * 1.3)  # headroom: the legend sits above the bars, not on them
     ax.legend(handles, labels, loc="upper left", fontsize="small", ncols=3)
