@@ -166,3 +166,41 @@ def test_a_429_after_a_busy_second_learns_a_rate():
     state = conc.state()
     assert state["rate"] is not None and MIN_SAMPLE <= state["rate"] <= MIN_SAMPLE + 2
     assert conc.in_flight == 0
+
+
+def test_completions_hand_back_every_future_once_as_it_finishes():
+    """The waiting side of add_progress and the listing: each finished (or cancelled) future comes back exactly
+    once, whatever the order the workers finish in, and a wait with nothing finished returns an empty list."""
+    from concurrent.futures import Future
+
+    from tlanalytics._pool import Completions
+
+    done = Completions()
+    futures = [done.watch(Future()) for _ in range(300)]
+    assert done.wait(0.01) == []
+    order = list(range(300))
+    random.Random(7).shuffle(order)
+
+    def finish(part):
+        for i in part:
+            if i % 50 == 0:
+                futures[i].cancel()
+            else:
+                futures[i].set_result(i)
+
+    workers = [threading.Thread(target=finish, args=(order[k::4],)) for k in range(4)]
+    for w in workers:
+        w.start()
+    seen = []
+    while len(seen) < 300:
+        got = done.wait(5)
+        assert got, "a finished future was not handed back"
+        seen += got
+    for w in workers:
+        w.join()
+    assert sorted(map(id, seen)) == sorted(map(id, futures))  # each once
+    assert sum(f.cancelled() for f in seen) == 6
+    assert done.wait(0.01) == []
+    late = Future()
+    late.set_result("x")
+    assert done.watch(late) is late and done.wait(0.01) == [late]  # finished before it was watched: handed back too

@@ -14,7 +14,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
-__all__ = ["Pool"]
+__all__ = ["Completions", "Pool"]
 
 
 class Pool:
@@ -74,3 +74,38 @@ class Pool:
         if wait:
             for t in threads:
                 t.join()
+
+
+class Completions:
+    """The futures of one operation, handed back as they finish: O(1) per result however many are pending.
+
+    ``concurrent.futures.wait(pending, return_when=FIRST_COMPLETED)`` locks and
+    unlocks every pending future on each call, so collecting n results one
+    wake-up at a time costs O(n²): with 5,000 status requests queued, the
+    waiting thread spent more CPU than all the requests together (about 7 s of
+    the 10 s an enrichment took). Here each watched future puts itself in a
+    queue when it finishes (or is cancelled).
+    """
+
+    def __init__(self):
+        self._done = queue.SimpleQueue()
+
+    def watch(self, fut):
+        """Hand ``fut`` back from :meth:`wait` once it finishes; returns ``fut``."""
+        fut.add_done_callback(self._done.put)
+        return fut
+
+    def wait(self, timeout):
+        """Every watched future finished since the last call, waiting up to ``timeout`` seconds for the first.
+
+        An empty list when none finished in time.
+        """
+        try:
+            out = [self._done.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                out.append(self._done.get_nowait())
+            except queue.Empty:
+                return out

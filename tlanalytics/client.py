@@ -15,7 +15,6 @@ import os
 import sys
 import time
 import warnings
-from concurrent.futures import FIRST_COMPLETED, wait
 from urllib.parse import quote, urlsplit
 
 import pandas as pd
@@ -26,7 +25,7 @@ from . import frame as _frame
 from . import paging
 from ._defaults import MAX_RETRIES, MAX_WORKERS
 from ._http import DEFAULT_MAX_BODY, Op, Transport
-from ._pool import Pool
+from ._pool import Completions, Pool
 from ._urls import check_base_url, is_loopback
 from .errors import (ConfigurationError, InconsistentListingWarning, InvalidArgumentError, MalformedItemWarning,
                      NotFoundError)
@@ -286,8 +285,9 @@ class UploadsClient:
         return Op(deadline)
 
     @staticmethod
-    def _wait_any(pending, op, what):
-        """The futures done among ``pending``: waits until one is, or the op's deadline passes (then raises).
+    def _wait_any(done, op, what):
+        """The futures finished since the last call (from ``done``, a :class:`Completions`): waits until one
+        is, or the op's deadline passes (then raises).
 
         The wait wakes every :data:`_WAKE` seconds: a Ctrl+C (KeyboardInterrupt) is then raised within that
         time even when nothing cuts the lock wait short (an interrupt that only sets Python's flag, such as
@@ -295,10 +295,9 @@ class UploadsClient:
         """
         while True:
             remaining = op.remaining()
-            done, _ = wait(pending, timeout=_WAKE if remaining is None else min(remaining, _WAKE),
-                           return_when=FIRST_COMPLETED)
-            if done:
-                return done
+            finished = done.wait(_WAKE if remaining is None else min(remaining, _WAKE))
+            if finished:
+                return finished
             op.check(what)  # past the deadline: raises
 
     def _walk(self, fetch, walk, op, bar, what):
@@ -310,7 +309,7 @@ class UploadsClient:
         On any exit (an error, Ctrl+C, the deadline) the pages in flight are
         abandoned: the op is cancelled and nothing waits for them.
         """
-        pool = self._executor()
+        pool, done = self._executor(), Completions()
         pending, ready = {}, {}
         next_submit, next_yield = 1, 1
         window = 2 * self.max_workers
@@ -319,14 +318,14 @@ class UploadsClient:
             while True:
                 end = walk.plan()
                 while next_submit <= end and len(pending) < window:
-                    pending[pool.submit(fetch, next_submit)] = next_submit
+                    pending[done.watch(pool.submit(fetch, next_submit))] = next_submit
                     next_submit += 1
                 if not pending or walk.stop_reason is not None:
                     break
                 if base + end != bar.total:
                     bar.total = base + end
                     bar.refresh()
-                for fut in self._wait_any(pending, op, what):
+                for fut in self._wait_any(done, op, what):
                     page = pending.pop(fut)
                     ready[page] = body = fut.result()
                     walk.add(page, body)
@@ -584,14 +583,14 @@ class UploadsClient:
                           f"columns are null.", MalformedItemWarning, stacklevel=stacklevel)
         op, statuses = self._op(deadline), {}
         bar = _progress_bar(self.progress, total=len(ids), unit="session", desc="Reading progress")
-        pool = self._executor()
-        futures = {pool.submit(self._fetch_status, op, uid): uid for uid in ids}
+        pool, done = self._executor(), Completions()
+        futures = {done.watch(pool.submit(self._fetch_status, op, uid)): uid for uid in ids}
         try:
-            pending = set(futures)
-            while pending:
-                done = self._wait_any(pending, op, "reading progress")
-                pending -= done
-                for fut in done:
+            left = len(futures)
+            while left:
+                finished = self._wait_any(done, op, "reading progress")
+                left -= len(finished)
+                for fut in finished:
                     statuses[futures[fut]] = fut.result()
                     bar.update(1)
         except BaseException:
