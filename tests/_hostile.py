@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -177,15 +178,20 @@ class _Server(ThreadingHTTPServer):
 class Hostile:
     """The running server: ``base_url``, ``requests``, ``script`` (replaceable), ``stop()``."""
 
-    def __init__(self, script, host="127.0.0.1"):
+    def __init__(self, script, host="127.0.0.1", tls=None):
+        """``tls``: ``(certfile, keyfile)`` to serve https instead of http."""
         self.server = _Server((host, 0), _Handler)
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.server.script = script
         self.server.requests = []
         self.server.lock = threading.Lock()
         self.server.stopping = threading.Event()
         self.port = self.server.server_address[1]
-        self.base_url = f"http://{host}:{self.port}{PREFIX}"
+        self.base_url = f"{'https' if tls else 'http'}://{host}:{self.port}{PREFIX}"
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 import requests
+import urllib3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from requests.adapters import BaseAdapter, HTTPAdapter
@@ -319,22 +320,35 @@ def test_retries_are_bounded_then_the_error_names_page_and_status(make_sim, make
     assert sum("page=2&" in p for p in listing_requests(sim)) == 3
 
 
-def test_timeouts_are_retried_then_raise_transport_error(make_sim, make_client):
+@pytest.fixture(params=["direct", "session"])
+def way(request):
+    """Both ways out of the transport: the client's own (straight through urllib3) and a session passed in."""
+    if request.param == "direct":
+        yield {}
+    else:
+        with requests.Session() as session:
+            yield {"session": session}
+
+
+def test_timeouts_are_retried_then_raise_transport_error(make_sim, make_client, way):
     sim = make_sim(uploads(10), slow_seconds=1.0)
     sim.inject("slow", 3)
     with pytest.raises(TransportError) as info:
-        make_client(sim, max_retries=2, timeout=(1, 0.1)).load()
-    assert "ReadTimeout" in str(info.value)
-    assert isinstance(info.value.__cause__, requests.Timeout)
+        client = make_client(sim, max_retries=2, timeout=(1, 0.1), **way)
+        client.load()
+    assert "ReadTimeout" in str(info.value) and sim.requests == 3
+    assert isinstance(info.value.__cause__, (urllib3.exceptions.ReadTimeoutError if not way else requests.Timeout))
+    assert client._transport.direct == (not way)
 
 
-def test_connection_refused_raises_transport_error_from_the_cause(make_client):
+def test_connection_refused_raises_transport_error_from_the_cause(make_client, way):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     with pytest.raises(TransportError) as info:
-        make_client(base_url=f"http://127.0.0.1:{port}/v1.3", api_key=KEY, max_retries=1).load()
-    assert isinstance(info.value.__cause__, requests.ConnectionError)
+        make_client(base_url=f"http://127.0.0.1:{port}/v1.3", api_key=KEY, max_retries=1, **way).load()
+    assert isinstance(info.value.__cause__, (urllib3.exceptions.NewConnectionError if not way else
+                                             requests.ConnectionError))
     assert info.value.status is None and "after 2 attempts" in str(info.value)
 
 

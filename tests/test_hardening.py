@@ -327,6 +327,50 @@ def test_a_sessions_own_proxies_are_not_used_for_loopback(hostile):
         p.stop()
 
 
+def test_a_proxy_from_the_environment_is_honoured_by_the_clients_own_session(proxy):
+    """A client that made its own session sends straight through urllib3, except where requests would use a
+    proxy: there requests carries the request, proxy and all. The proxy is the loopback recorder; the API host
+    is never resolved or contacted (https through a proxy is a CONNECT to the proxy)."""
+    client = UploadsClient(KEY, base_url="https://api.twelvelabs.invalid/v1.3", progress=False, max_retries=0,
+                           timeout=(2, 3))
+    with client, pytest.raises(TransportError, match="ProxyError"):
+        client.load()
+    assert proxy.contacts == 1 and not proxy.saw_secret  # the key travels inside the tunnel, never to the proxy
+    assert client._transport.direct is False
+
+
+TLS = ROOT / "tests" / "data" / "tls"
+
+
+@pytest.mark.parametrize("way", ["direct", "session"])
+def test_tls_is_verified_against_the_ca_bundle_requests_would_use(hostile, monkeypatch, way):
+    """Both ways out verify the server's certificate: against certifi's bundle (which does not hold the test CA:
+    the handshake fails, once, not retried) and against REQUESTS_CA_BUNDLE (which does)."""
+    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(var, raising=False)
+    items = [item(i) for i in range(120)]
+    server = hostile(honest(items), tls=(str(TLS / "server.pem"), str(TLS / "server.key")))
+    assert server.base_url.startswith("https://127.0.0.1:")
+
+    def load():
+        with requests.Session() as session:
+            options = {"session": session} if way == "session" else {}
+            with UploadsClient(KEY, base_url=server.base_url, progress=False, page_limit=50, max_retries=3,
+                               backoff=0.001, timeout=(2, 3), **options) as client:
+                return client.load(), client._transport.direct
+
+    with pytest.raises(TransportError, match="TLS handshake") as info:
+        load()
+    assert "after" not in str(info.value) and server.requests == []  # not retried; nothing was sent
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(TLS / "ca.pem"))
+    df, direct = load()
+    assert list(df["upload_id"]) == [i["upload_id"] for i in items] and len(server.requests) == 3
+    assert direct == (way == "direct")
+    agents = {r.headers.get("User-Agent", "").split()[-1].split("/")[0] for r in server.requests}
+    assert agents == {"urllib3" if way == "direct" else "python-requests"}
+    assert all(r.headers.get("x-api-key") == KEY for r in server.requests)
+
+
 def test_demo_works_behind_a_proxy_and_never_contacts_it(proxy, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("TWELVELABS_API_KEY", None)

@@ -24,6 +24,14 @@ byte at a time cannot hold it), and the body is capped at ``max_body`` bytes,
 raw and decoded (a small gzip bomb cannot fill memory). A loopback base URL
 never goes through a proxy from the environment.
 
+Two ways out, one retry loop: a client that made its own session sends
+straight through a urllib3 ``PoolManager`` (:meth:`Transport._send`), with the
+CA bundle and proxy decision ``requests`` would have made; a proxy from the
+environment, or a session the caller passed, goes through ``requests``
+unchanged. ``requests``' own layer (preparing, hooks, cookies, building the
+response) cost about 0.35 ms of the 0.7 ms of client CPU a request took on
+loopback (benchmarks/RESULTS.md).
+
 Transport exceptions become :mod:`tlanalytics.errors` classes in one place
 (:meth:`Transport.get`), always ``raise ... from exc``. The key travels only
 in the ``x-api-key`` header of each request, never in a URL, message or log.
@@ -38,7 +46,8 @@ import math
 import random
 import threading
 import time
-from urllib.parse import urlsplit
+import os
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import urllib3
@@ -52,6 +61,9 @@ from .keys import redact
 log = logging.getLogger(__name__)
 
 _USER_AGENT = f"tlanalytics/{__version__} python-requests/{requests.__version__}"
+_DIRECT_AGENT = f"tlanalytics/{__version__} urllib3/{urllib3.__version__}"
+#: urllib3 before 2.3 has no ``HTTPResponse.read1``, which the streamed read needs: requests then carries every request.
+_CAN_GO_DIRECT = hasattr(urllib3.HTTPResponse, "read1")
 _RETRY_AFTER = Retry(0)  # only its Retry-After parser is used
 #: Transport failures worth another attempt: no (complete) response came.
 _RETRYABLE_EXC = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
@@ -214,6 +226,28 @@ class _AttemptTimeout(Exception):
     """The whole response did not arrive within the attempt's wall-clock limit."""
 
 
+class _Direct:
+    """A urllib3 response seen through the few ``requests.Response`` attributes the retry loop reads."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    @property
+    def status_code(self):
+        return self.raw.status
+
+    @property
+    def headers(self):
+        return self.raw.headers
+
+    def close(self):
+        """Drop the connection (the body was not read to its end), and give its slot back to the pool."""
+        self.raw.close()
+        self.raw.release_conn()
+
+
 def _json(content):
     """The parsed body, or ``(None, reason)`` when it is not usable JSON."""
     try:
@@ -237,7 +271,7 @@ class Transport:
     """One pooled session, the gates, and the retry loop; shared by all threads of a client."""
 
     def __init__(self, *, key, session, timeout, max_retries, backoff, backoff_max, max_retry_after, max_workers,
-                 max_rate, max_body=DEFAULT_MAX_BODY, loopback=False):
+                 max_rate, max_body=DEFAULT_MAX_BODY, loopback=False, direct=False):
         self._key = key
         self.session = session
         self.timeout = timeout
@@ -251,26 +285,65 @@ class Transport:
         self.rate = _RateLimit(max_rate) if max_rate else None
         self._headers = {"x-api-key": key, "Accept": "application/json", "User-Agent": _USER_AGENT}
         self._settings = None
+        self._direct = direct and _CAN_GO_DIRECT
+        self._pool = None  # the urllib3 PoolManager of the direct path, made with the settings
+        self._setup_lock = threading.Lock()
+
+    @property
+    def direct(self):
+        """True when requests go straight through urllib3 (known after the first request), else False."""
+        return self._pool is not None
+
+    def close(self):
+        """Close the direct path's connections (the session is the client's to close)."""
+        if self._pool is not None:
+            self._pool.clear()
+
+    def _setup(self, url):
+        """Read the environment's settings once per client: proxies, CA bundle; choose the way out.
+
+        ``Session.request`` re-reads them on every call, which costs more CPU
+        than the rest of the request on loopback. A loopback base URL never
+        goes through a proxy: the environment's proxies are dropped, so the key
+        cannot reach a proxy over plain http and the simulator works behind one.
+        The direct path is taken only where ``requests`` would have sent the
+        request itself, with no proxy and no client certificate, and verifies
+        TLS against the same CA bundle (``REQUESTS_CA_BUNDLE``,
+        ``CURL_CA_BUNDLE``, else certifi's).
+        """
+        settings = self.session.merge_environment_settings(url, {}, True, None, None)
+        if self.loopback:
+            settings["proxies"] = {}
+        self._settings = settings
+        verify = settings.get("verify")
+        if (not self._direct or settings.get("cert") or not verify
+                or requests.utils.select_proxy(url, settings.get("proxies") or {})):
+            return
+        ca = requests.utils.DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+        tls = {"ca_cert_dir": ca} if os.path.isdir(ca) else {"ca_certs": ca}
+        self._pool = urllib3.PoolManager(num_pools=2, maxsize=self.concurrency.max, retries=False,
+                                         cert_reqs="CERT_REQUIRED", **tls)
+        self._headers = {**self._headers, "User-Agent": _DIRECT_AGENT,
+                         "Accept-Encoding": requests.utils.DEFAULT_ACCEPT_ENCODING}
 
     def _send(self, url, params, limit):
-        """One streamed GET through the session (its headers, params, auth, adapters), no redirects.
-
-        ``Session.request`` re-reads proxy settings from the environment on every
-        call, which costs more CPU than the rest of the request on loopback; they
-        are read once per client instead. A loopback base URL never goes through
-        a proxy: the environment's proxies are dropped, so the key cannot reach
-        a proxy over plain http and the simulator works behind one.
-        """
-        prep = self.session.prepare_request(requests.Request("GET", url, params=params, headers=self._headers))
+        """One streamed GET, no redirects: straight through urllib3, or through the session (its headers,
+        params, auth, adapters); see :meth:`_setup`."""
         if self._settings is None:
-            settings = self.session.merge_environment_settings(prep.url, {}, True, None, None)
-            if self.loopback:
-                settings["proxies"] = {}
-            self._settings = settings
+            with self._setup_lock:
+                if self._settings is None:
+                    self._setup(url)
         timeout = self.timeout
         if limit is not None:  # never wait on one socket read past the op's deadline
             pair = timeout if isinstance(timeout, tuple) else (timeout, timeout)
             timeout = tuple(max(0.05, min(t, limit)) for t in pair)
+        if self._pool is not None:
+            connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+            return _Direct(self._pool.urlopen("GET", f"{url}?{urlencode(params)}" if params else url,
+                                              headers=self._headers, redirect=False, retries=False,
+                                              preload_content=False, timeout=urllib3.Timeout(connect=connect,
+                                                                                             read=read)))
+        prep = self.session.prepare_request(requests.Request("GET", url, params=params, headers=self._headers))
         return self.session.send(prep, timeout=timeout, allow_redirects=False, **self._settings)
 
     def _read(self, resp, op, until):
@@ -358,9 +431,12 @@ class Transport:
                     resp = self._send(url, params, remaining)
                     latency = time.monotonic() - started  # to the response's headers: what the window watches
                     content = self._read(resp, op, until)
-                except requests.exceptions.SSLError as exc:
+                except (requests.exceptions.SSLError, urllib3.exceptions.SSLError) as exc:
                     raise TransportError(f"The TLS handshake with the API failed for {what} ({type(exc).__name__}). "
                                          f"Check `base_url` and the system's certificates.", page=page, url=url) from exc
+                except urllib3.exceptions.LocationValueError as exc:  # the direct path's "could not be sent"
+                    raise TransportError(f"The request for {what} could not be sent ({type(exc).__name__}). "
+                                         f"Check `base_url`.", page=page, url=url) from exc
                 except (_AttemptTimeout, *_RETRYABLE_EXC) as exc:
                     name = "no complete response in time" if isinstance(exc, _AttemptTimeout) else type(exc).__name__
                     last = ("transport", None, None, None, name, exc)

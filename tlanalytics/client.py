@@ -151,8 +151,11 @@ class UploadsClient:
         Show a tqdm progress bar on stderr.
     session : requests.Session or None
         A session to use as is (its adapters are not replaced, and it is not
-        closed by :meth:`close`); None makes and owns one. Proxies from the
-        environment or the session are never used for a loopback ``base_url``.
+        closed by :meth:`close`); every request then goes through it. None
+        makes and owns one, and requests go straight through urllib3 (with
+        the CA bundle requests would use) unless a proxy from the environment
+        applies. Proxies from the environment or the session are never used
+        for a loopback ``base_url``.
     strict : bool, default False
         Raise :class:`~tlanalytics.errors.ResponseFormatError` on a malformed
         item instead of keeping it with nulls and warning.
@@ -216,7 +219,8 @@ class UploadsClient:
             backoff_max=check_number("backoff_max", backoff_max, positive=False),
             max_retry_after=check_number("max_retry_after", max_retry_after, positive=False),
             max_workers=self.max_workers, max_rate=check_number("max_rate", max_rate, allow_none=True),
-            max_body=check_int("max_body", max_body, 1024), loopback=is_loopback(urlsplit(self.base_url).hostname))
+            max_body=check_int("max_body", max_body, 1024), loopback=is_loopback(urlsplit(self.base_url).hostname),
+            direct=self._own_session)
         self._pool = None
 
     # -- plumbing --------------------------------------------------------
@@ -240,11 +244,19 @@ class UploadsClient:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         if self._own_session:
+            self._transport.close()
             self._transport.session.close()
 
     @property
     def session(self):
-        """The ``requests.Session`` every request goes through."""
+        """The ``requests.Session`` of the client: the one passed, or the one it made.
+
+        A session the client made carries requests only when a proxy from the
+        environment applies; otherwise they go straight through urllib3 (about
+        half the client's CPU per request), so changes to this session's
+        headers, adapters or proxies do not reach them. Pass your own session
+        to have every request go through it.
+        """
         return self._transport.session
 
     @property
