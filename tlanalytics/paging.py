@@ -82,6 +82,7 @@ class Walk:
         self.max_pages, self.extra_pages = max_pages, extra_pages
         self.bodies = {}
         self.counts = {}
+        self._prefix = 0  # pages 1.._prefix are all read (so plan() does not scan them on every call)
         self.ids = set()
         self.duplicates = 0
         self.totals, self.total_pages = set(), set()
@@ -120,6 +121,8 @@ class Walk:
         else:
             self.missing_info = True
         self.counts[page] = len(data)
+        while self._prefix + 1 in self.counts:
+            self._prefix += 1
         if len(data) < self.limit:
             self.stop = page if self.stop is None else min(self.stop, page)
         with_id = new = 0
@@ -159,14 +162,14 @@ class Walk:
         want = max(self.planned, self.info_pages or 0)
         if self.stop is not None:
             want = min(want, self.stop)
-        elif all(p in self.counts for p in range(1, want + 1)) and not self.verified():
+        elif self._prefix >= want and not self.verified():
             want += 1
             while want in self.counts:  # pages already read past the plan (a hint, or an earlier extension)
                 want += 1
             self.extended = self.extended or self.declared is not None
         bound = self._bound()
         if want > bound:
-            if all(p in self.counts for p in range(1, bound + 1)) and self.stop is None:
+            if self._prefix >= bound and self.stop is None:
                 self._halt("max_pages" if bound == self.max_pages else "overrun", bound)
                 return 0
             want = bound
