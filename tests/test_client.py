@@ -681,3 +681,18 @@ def test_any_listing_loads_exactly(n, page_limit, seed):
             df = client.load()
         assert_matches_listing(df, sim.listing())
         assert sim.requests == max(1, math.ceil(n / page_limit))
+
+
+def test_without_a_streamable_urllib3_the_clients_own_session_carries_the_requests(make_sim, make_client, monkeypatch):
+    """urllib3 before 2.3 has no HTTPResponse.read1, which the direct path's streamed read needs: requests then
+    carries every request, through the client's own session, and the result is the same."""
+    from tlanalytics import _http
+
+    sim = make_sim(uploads(120))
+    fast = make_client(sim, page_limit=50)
+    expected = fast.load(as_of="2026-11-30T00:00:00Z")
+    assert fast._transport.direct
+    monkeypatch.setattr(_http, "_CAN_GO_DIRECT", False)
+    slow = make_client(sim, page_limit=50)
+    pd.testing.assert_frame_equal(slow.load(as_of="2026-11-30T00:00:00Z"), expected)
+    assert not slow._transport.direct

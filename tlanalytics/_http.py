@@ -43,10 +43,10 @@ import collections
 import json
 import logging
 import math
+import os
 import random
 import threading
 import time
-import os
 from urllib.parse import urlencode, urlsplit
 
 import requests
