@@ -511,6 +511,28 @@ def test_keyboard_interrupt_in_the_library_returns_without_waiting(hostile):
     c.close()
 
 
+def test_an_interrupted_in_process_cli_run_gives_the_signal_handlers_back(hostile, monkeypatch, capsys):
+    """A notebook that calls tlanalytics.cli.main([...]) and interrupts it keeps a working Ctrl+C afterwards
+    (run as the command, main() leaves both signals ignored: the process is exiting)."""
+    import _thread
+    import threading
+
+    from tlanalytics import cli
+
+    server = hostile(hang())
+    monkeypatch.setenv("TWELVELABS_API_KEY", KEY)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a kernel's handler
+    previous_term = signal.getsignal(signal.SIGTERM)
+    try:
+        threading.Timer(0.3, _thread.interrupt_main).start()
+        code = cli.main(["check", "--no-progress", "--base-url", server.base_url])
+        assert code == 130 and capsys.readouterr().err.strip() == "tlanalytics: interrupted"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is previous_term
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 # --- closed stdout / stderr --------------------------------------------------------------
 
 def _run_closed(args, close, env_extra=None):

@@ -758,6 +758,13 @@ def main(argv=None):
     int
         The exit code (see :data:`EXIT_CODES`).
 
+    Notes
+    -----
+    While it runs in the main thread, Ctrl+C (SIGINT) and SIGTERM stop the
+    command with exit code 130 or 143. Run as the command (``argv`` None),
+    both stay ignored after such a stop so the exit is not cut short; called
+    with ``argv``, the previous handlers are always restored.
+
     Examples
     --------
     >>> main(["summary", "--demo", "--no-progress"])  # doctest: +SKIP
@@ -794,8 +801,9 @@ def _main(argv):
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt as exc:
         # Workers are daemon threads and the pool is not awaited: returning now ends the process now.
-        # The process is ending: both signals stay ignored after main() returns (the exit must not be cut short).
-        if previous_int is not None:
+        # Run as the command (argv None), the process is ending: both signals stay ignored after main() returns,
+        # so the exit is not cut short. Called with argv (a notebook, a script), the caller's handlers come back.
+        if previous_int is not None and argv is None:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             if previous is not None:
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -1,9 +1,9 @@
 """Load a TwelveLabs account's incomplete multipart uploads into a DataFrame.
 
 The client only fetches: pages go to :mod:`tlanalytics.frame`, which types
-them and adds the derived columns. Requests go through one pooled
-``requests.Session`` and the retrying, rate-aware transport of
-:mod:`tlanalytics._http`.
+them and adds the derived columns. Requests go through one connection pool
+(urllib3's, or a ``requests.Session`` through a proxy or when one is passed)
+and the retrying, rate-aware transport of :mod:`tlanalytics._http`.
 """
 
 from __future__ import annotations
@@ -94,9 +94,10 @@ def _no_auth(request):
 class UploadsClient:
     """A client for the multipart-upload endpoints of the TwelveLabs API.
 
-    One pooled ``requests.Session`` (an ``HTTPAdapter`` pool sized to
-    ``max_workers``; it never reads ``~/.netrc``, proxy variables still
-    apply), a bounded thread pool, retries with exponential backoff
+    One connection pool sized to ``max_workers`` (urllib3's; a
+    ``requests.Session`` when a proxy variable applies or ``session`` is
+    passed; ``~/.netrc`` is never read for the client's own), a bounded
+    thread pool, retries with exponential backoff
     and full jitter that honour ``Retry-After``, an adaptive window on the
     requests in flight (it starts at 16, grows up to ``max_workers`` while
     responses stay healthy, and is cut on 429s, 5xx and a clear rise in
