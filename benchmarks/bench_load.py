@@ -14,7 +14,8 @@ window starts at 16 and has to grow to ``workers``: that is part of the time).
 
 ``--cpu``: the client's CPU time (``time.process_time``, every thread of the
 benchmark process; the simulator, with no added latency, runs in another
-process) of ``load_uploads`` against two bare sequential loops that fetch
+process) of ``load_uploads`` (``max_pages`` raised to the listing's pages: the
+default 1,000 would cut it) against two bare sequential loops that fetch
 every page and parse it: ``requests`` (``Session.get`` + ``.json()``) and
 ``urllib3`` (``HTTPConnectionPool.request`` + ``json.loads``), the latter to
 show how much of the cost is the HTTP client. Also the peak RSS growth of
