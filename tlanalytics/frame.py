@@ -49,7 +49,6 @@ _KNOWN = frozenset(_LISTING + _DERIVED + _PROGRESS)
 _HOUR = 3_600_000_000_000
 _INT64_MAX = np.iinfo(np.int64).max
 _UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
-_TD_NS = np.dtype("timedelta64[ns]")
 _EXPIRY_EDGES = np.array([1, _HOUR, 6 * _HOUR, 24 * _HOUR])
 _COUNTERS = ("chunks_completed", "chunks_failed", "chunks_pending")
 _ABSENT = object()
@@ -518,8 +517,7 @@ def _datetimes(ns, *, copy=True):
 
 def _timedeltas(ns):
     """A timedelta array of int64 nanoseconds (NAT -> NaT), on ``ns`` itself (the caller's own new array)."""
-    # The extension-array constructor: as pd.array(...), without its copy.
-    return pd.arrays.TimedeltaArray._from_sequence(np.asarray(ns, np.int64).view("timedelta64[ns]"), dtype=_TD_NS)
+    return pd.array(np.asarray(ns, np.int64).view("timedelta64[ns]"), copy=False)
 
 
 def chunks_frame(items, *, strict=False):
